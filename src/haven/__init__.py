@@ -1,0 +1,1 @@
+"""Haven: a secure, anonymous helpline and case desk."""

@@ -1,0 +1,1 @@
+"""Operators, teams, roles and 2FA."""

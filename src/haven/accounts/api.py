@@ -1,0 +1,34 @@
+"""Operator sessions over the JSON API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from haven.accounts.login import log_in, log_out, set_session_cookie
+from haven.accounts.schemas import LoginIn, SessionOut
+from haven.accounts.services import LoginFailed
+from haven.dependencies import OPERATOR_COOKIE, RuntimeDep
+from haven.problems import Problem
+
+router = APIRouter(prefix="/api/v1/session", tags=["session"])
+
+
+@router.post("", response_model=SessionOut)
+async def start_session(body: LoginIn, response: Response, runtime: RuntimeDep) -> SessionOut:
+    """Log in with username, passphrase and a one-time code; unlocks the operator's keys for this session."""
+    try:
+        # Argon2id takes most of a second: never on the event loop.
+        operator, token, csrf = await run_in_threadpool(
+            log_in, runtime, username=body.username, passphrase=body.passphrase, code=body.totp
+        )
+    except LoginFailed:
+        raise Problem(401, "Username, passphrase or one-time code is wrong.") from None
+    set_session_cookie(response, runtime, OPERATOR_COOKIE, token)
+    return SessionOut(csrf_token=csrf, username=operator.username, role=operator.role.value)
+
+
+@router.delete("", status_code=204)
+def end_session(request: Request, response: Response, runtime: RuntimeDep) -> None:
+    """Log out: the session and its unlocked keys are forgotten at once."""
+    log_out(runtime, response, request.cookies.get(OPERATOR_COOKIE))

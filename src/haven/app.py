@@ -1,0 +1,92 @@
+"""create_app(settings) -> the ASGI app. Wiring only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from haven.accounts import api as session_api
+from haven.cases import api as cases_api
+from haven.cases.services import CaseForbidden, CaseNotFound
+from haven.config import Settings
+from haven.db import Database
+from haven.dependencies import CsrfRejected, NotLoggedIn, NotPermitted
+from haven.desk import views as desk_views
+from haven.intake import api as intake_api
+from haven.intake import views as intake_views
+from haven.problems import HANDLERS, LastResort, error_page, is_api, problem_response
+from haven.runtime import Runtime
+from haven.security.headers import SecurityHeaders
+from haven.security.limits import BodySizeLimit
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+
+async def _not_logged_in(request: Request, exc: Exception) -> Response:
+    if is_api(request):
+        return problem_response(401, "Log in first: POST /api/v1/session.")
+    return RedirectResponse("/desk/login", status_code=303)
+
+
+async def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    if is_api(request):
+        return problem_response(
+            403, "Missing or wrong X-CSRF-Token header; use the token from POST /api/v1/session."
+        )
+    return error_page(request, 403, "error_form_old")
+
+
+async def _not_permitted(request: Request, exc: Exception) -> Response:
+    if is_api(request):
+        return problem_response(403, "Your role does not allow this.")
+    return error_page(request, 403, "error_forbidden")
+
+
+async def _case_not_found(request: Request, exc: Exception) -> Response:
+    if is_api(request):
+        return problem_response(404, "There is no case with that id.")
+    return error_page(request, 404, "error_not_found")
+
+
+async def _case_forbidden(request: Request, exc: Exception) -> Response:
+    if is_api(request):
+        return problem_response(403, "This case is not shared with any of your teams.")
+    return error_page(request, 403, "error_case_forbidden")
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
+    """Build the app; the schema must already be at the current migration (`haven db upgrade`)."""
+    runtime = Runtime.start(settings, db=db)
+    app = FastAPI(
+        title="Haven",
+        version="1",
+        docs_url=None,  # Swagger UI loads scripts from a CDN: never on a Haven server
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+        exception_handlers={
+            **HANDLERS,
+            NotLoggedIn: _not_logged_in,
+            CsrfRejected: _csrf_rejected,
+            NotPermitted: _not_permitted,
+            CaseNotFound: _case_not_found,
+            CaseForbidden: _case_forbidden,
+        },
+    )
+    app.state.runtime = runtime
+    for router in (
+        intake_api.router,
+        session_api.router,
+        cases_api.router,
+        desk_views.router,
+        intake_views.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Added last runs first: headers on every response, then the last-resort catcher, then the body limit.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LastResort)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,1 @@
+"""Cases, their states and their encrypted records."""

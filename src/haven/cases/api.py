@@ -1,0 +1,118 @@
+"""Cases over the JSON API, decrypted for the logged-in operator of one of the case's teams."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query
+
+from haven.cases import services
+from haven.cases.schemas import CaseOut, QueueItem, RecordOut, StateIn, TextIn
+from haven.cases.states import InvalidTransition
+from haven.dependencies import OperatorDep, RuntimeDep, WritingOperatorDep
+from haven.intake.services import IntakeError, check_message
+from haven.problems import Problem
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+T = TypeVar("T")
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except services.CaseNotFound:
+        raise Problem(404, "There is no case with that id.") from None
+    except services.CaseForbidden:
+        raise Problem(403, "This case is not shared with any of your teams.") from None
+    except InvalidTransition as exc:
+        raise Problem(409, str(exc)) from None
+
+
+def _text(body: TextIn, runtime: RuntimeDep) -> str:
+    try:
+        return check_message(body.text, max_chars=runtime.settings.max_message_chars, field="text")
+    except IntakeError:
+        raise Problem(
+            422, f"text: write between 1 and {runtime.settings.max_message_chars} characters."
+        ) from None
+
+
+@router.get("", response_model=list[QueueItem])
+def list_cases(
+    runtime: RuntimeDep, context: OperatorDep, closed: Annotated[bool, Query()] = False
+) -> list[QueueItem]:
+    """The queue of the operator's teams: most urgent first, newest first within a priority."""
+    rows = services.queue(db=runtime.db, operator=context.operator, closed=closed)
+    return [
+        QueueItem(
+            id=r.id,
+            type=r.request_type,
+            state=r.state.value,
+            priority=r.priority,
+            team=r.team,
+            assignee=r.assignee,
+            needs_reply=r.needs_reply,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+@router.get("/{case_id}", response_model=CaseOut)
+def get_case(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> CaseOut:
+    """One case, decrypted: the questionnaire answers and the whole thread with internal notes."""
+    view = _guarded(
+        lambda: services.open_for_operator(db=runtime.db, operator=context.operator, case_id=case_id)
+    )
+    return CaseOut(
+        id=view.id,
+        type=view.request_type,
+        state=view.state.value,
+        priority=view.priority,
+        team=view.team,
+        language=view.language,
+        created_at=view.created_at,
+        answers=view.answers,
+        thread=[
+            RecordOut(
+                id=r.id,
+                kind=r.kind.value,
+                author=view.authors.get(r.author_id) if r.author_id is not None else None,
+                at=r.created_at,
+                text=str(r.content.get("text", "")),
+            )
+            for r in view.thread
+        ],
+    )
+
+
+@router.post("/{case_id}/messages", status_code=201)
+def reply(case_id: str, body: TextIn, runtime: RuntimeDep, context: WritingOperatorDep) -> dict[str, str]:
+    """Reply to the requester; they read it with their receipt."""
+    text = _text(body, runtime)
+    _guarded(lambda: services.reply(db=runtime.db, operator=context.operator, case_id=case_id, text=text))
+    return {"status": "stored"}
+
+
+@router.post("/{case_id}/notes", status_code=201)
+def add_note(case_id: str, body: TextIn, runtime: RuntimeDep, context: WritingOperatorDep) -> dict[str, str]:
+    """Add an internal note that the requester never sees."""
+    text = _text(body, runtime)
+    _guarded(lambda: services.add_note(db=runtime.db, operator=context.operator, case_id=case_id, text=text))
+    return {"status": "stored"}
+
+
+@router.post("/{case_id}/state")
+def change_state(
+    case_id: str, body: StateIn, runtime: RuntimeDep, context: WritingOperatorDep
+) -> dict[str, str]:
+    """Move the case to another state; 409 when the transition table does not allow it."""
+    _guarded(
+        lambda: services.change_state(
+            db=runtime.db, operator=context.operator, case_id=case_id, target=body.state
+        )
+    )
+    return {"state": body.state.value}

@@ -1,0 +1,58 @@
+"""A case holds metadata in the clear (DESIGN.md lists what is allowed) and everything else sealed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from haven.db import Base
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    request_type: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(10))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_requester_at: Mapped[datetime | None]
+    # True from a requester's message until an operator replies.
+    needs_reply: Mapped[bool] = mapped_column(default=True)
+    # The case keypair: public half in the clear (anyone may write), private half only ever sealed.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # Keyed hash of the receipt, to find the case; and the case key locked under a key derived from it.
+    receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    receipt_locked_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_cases_queue", "team_id", "state", "priority", "created_at"),)
+
+
+class CaseKey(Base):
+    """The case's private key sealed to one team's public key."""
+
+    __tablename__ = "case_keys"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Record(Base):
+    """One message, note or answer set: a fresh key sealed to the case, content under AEAD."""
+
+    __tablename__ = "records"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(24), unique=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from haven.cases.states import CaseState
+
+
+class QueueItem(BaseModel):
+    id: str
+    type: str
+    state: str
+    priority: str
+    team: str
+    assignee: str | None
+    needs_reply: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecordOut(BaseModel):
+    id: str
+    kind: str
+    author: str | None = Field(description="The operator's username; null for the requester")
+    at: datetime
+    text: str
+
+
+class CaseOut(BaseModel):
+    id: str
+    type: str
+    state: str
+    priority: str
+    team: str
+    language: str
+    created_at: datetime
+    answers: dict[str, Any]
+    thread: list[RecordOut]
+
+
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=20_000)
+
+
+class StateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: CaseState

@@ -1,0 +1,186 @@
+"""The `haven` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+from haven.config import Settings, SettingsError
+from haven.runtime import Runtime
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    return Settings.from_env(
+        None,
+        data_dir=getattr(args, "data_dir", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        **extra,
+    )
+
+
+def _runtime(settings: Settings) -> Runtime:
+    from haven.migrate import upgrade
+
+    runtime = Runtime.start(settings)
+    upgrade(runtime.db)
+    return runtime
+
+
+def _serve(settings: Settings, workers: int = 1) -> None:
+    import uvicorn
+
+    from haven.app import create_app
+
+    # No core dumps: a crashed process must not leave unlocked keys or plaintext on disk.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    print(f"Haven is serving on http://{settings.host}:{settings.port}/ (desk: /desk/)", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # the access log records client addresses
+        log_level=settings.log_level.lower(),
+        server_header=False,
+        date_header=False,
+    )
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from haven.bootstrap import init_organisation, is_initialised
+
+    settings = _settings(args)
+    runtime = _runtime(settings)
+    if is_initialised(runtime):
+        print(f"{settings.data_dir} already holds an organisation; nothing changed.", file=sys.stderr)
+        return 1
+    result = init_organisation(runtime, name=args.name, admin_username=args.admin, kdf=runtime.kdf)
+    print(
+        "\n".join(
+            [
+                f"Organisation created in {settings.data_dir}.",
+                "",
+                "OFFLINE RECOVERY KEY — printed this once and never stored. Write it on paper and keep",
+                "it away from this server; it opens every team's cases if all admins are lost:",
+                "",
+                f"    {result.recovery_key}",
+                "",
+                f"First admin: {result.admin_username}",
+                f"Temporary passphrase (change it at first login): {result.admin_passphrase}",
+                f"TOTP secret (add it to an authenticator app): {result.totp_secret}",
+            ]
+        )
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from haven.bootstrap import is_initialised, seed_demo
+
+    settings = _settings(args, demo=True)
+    runtime = _runtime(settings)
+    credentials = settings.data_dir / "demo-credentials.json"
+    if not is_initialised(runtime):
+        seed_demo(runtime, settings.data_dir)
+    runtime.db.dispose()
+    print(f"Demo credentials: {credentials}")
+    print(f"A current one-time code: haven totp --data-dir {settings.data_dir} USERNAME")
+    if args.no_serve:
+        return 0
+    _serve(settings)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _runtime(settings).db.dispose()
+    _serve(settings)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _runtime(settings).db.dispose()
+    print("Database is at the current schema.")
+    return 0
+
+
+def cmd_totp(args: argparse.Namespace) -> int:
+    """Print a demo user's current code (reads demo-credentials.json; real secrets are never on disk)."""
+    from haven.accounts.totp import current_code
+
+    path = Path(args.data_dir) / "demo-credentials.json"
+    if not path.exists():
+        print(f"No {path}: this is only for a demo made by `haven demo`.", file=sys.stderr)
+        return 1
+    users = {u["username"]: u for u in json.loads(path.read_text(encoding="utf-8"))["users"]}
+    if args.username not in users:
+        print(f"No demo user {args.username!r}; there are: {', '.join(users)}", file=sys.stderr)
+        return 1
+    print(current_code(users[args.username]["totp_secret"]))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="haven", description="Haven: a secure, anonymous helpline and case desk."
+    )
+    commands = top.add_subparsers(dest="command", required=True)
+
+    def with_data_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument(
+            "--data-dir", help="where the database and server key live (default: $HAVEN_DATA_DIR or ./data)"
+        )
+        return p
+
+    def with_address(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, help="port to listen on (default 8000)")
+        return p
+
+    init = with_data_dir(commands.add_parser("init", help="create a real organisation and its first admin"))
+    init.add_argument("--name", default="Haven", help="the organisation's name")
+    init.add_argument("--admin", default="admin", help="the first admin's username")
+    init.set_defaults(func=cmd_init)
+
+    demo = with_address(
+        with_data_dir(commands.add_parser("demo", help="seed a demo organisation and serve it"))
+    )
+    demo.add_argument("--no-serve", action="store_true", help="seed only")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = with_address(with_data_dir(commands.add_parser("serve", help="serve Haven")))
+    serve.set_defaults(func=cmd_serve)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    with_data_dir(
+        db_commands.add_parser("upgrade", help="migrate the database to the current schema")
+    ).set_defaults(func=cmd_db_upgrade)
+
+    code = commands.add_parser("totp", help="print a demo user's current one-time code")
+    code.add_argument("--data-dir", default="data")
+    code.add_argument("username")
+    code.set_defaults(func=cmd_totp)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except SettingsError as exc:
+        print(f"haven: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

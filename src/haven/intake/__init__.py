@@ -1,0 +1,1 @@
+"""The requester's side: request types, questionnaires, receipts and follow-ups."""

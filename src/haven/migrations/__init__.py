@@ -1,0 +1,1 @@
+"""Alembic migrations, from the first table on; run with `haven db upgrade`."""

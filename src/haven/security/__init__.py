@@ -1,0 +1,1 @@
+"""Small, default-on protections: sessions, CSRF, security headers, body limits."""
