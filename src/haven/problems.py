@@ -116,6 +116,9 @@ async def on_validation(request: Request, exc: Exception) -> Response:
 
 async def on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, BodyTooLarge):
+        # FastAPI wraps any error met while reading a declared body in a 400; the limit was the cause.
+        return await on_too_large(request, exc.__cause__)
     if is_api(request):
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
         return problem_response(exc.status_code, detail)

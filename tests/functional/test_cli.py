@@ -52,11 +52,15 @@ def test_recovery_key_is_never_written_to_disk(tmp_path: Path, capsys: pytest.Ca
             assert key.group(0).replace("-", "").encode() not in data
 
 
-def test_demo_seeds_users_cases_and_a_credentials_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_seeds_users_cases_and_a_credentials_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["demo", "--data-dir", str(tmp_path), "--no-serve"]) == 0
     credentials = json.loads((tmp_path / "demo-credentials.json").read_text(encoding="utf-8"))
     assert {u["username"] for u in credentials["users"]} == {"admin", "coordinator", "olena", "lawyer"}
-    assert all({"username", "passphrase", "totp_secret", "role", "teams"} <= set(u) for u in credentials["users"])
+    assert all(
+        {"username", "passphrase", "totp_secret", "role", "teams"} <= set(u) for u in credentials["users"]
+    )
     assert len(credentials["receipts"]) == 5
     capsys.readouterr()
     assert main(["totp", "--data-dir", str(tmp_path), "olena"]) == 0

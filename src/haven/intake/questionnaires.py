@@ -77,9 +77,9 @@ class Catalogue:
         """The answers that belong to this request type, each checked; raises InvalidAnswer."""
         kind = self.types[request_type]
         known = {q.id for q in kind.questions}
-        for key in answers:
-            if key not in known:
-                raise InvalidAnswer(key, "unknown_question")
+        if any(key not in known for key in answers):
+            # Named as "answers", not by the key: nothing a caller invented is echoed back.
+            raise InvalidAnswer("answers", "unknown_question")
         clean: dict[str, str] = {}
         for question in kind.questions:
             value = answers.get(question.id, "")

@@ -125,7 +125,7 @@ def check_receipt(
     )
     if access is None:
         return _render(request, runtime, lang, "return.html", 400, error="receipt_wrong")
-    response = RedirectResponse(f"/{lang:lang}/thread", status_code=303)
+    response = RedirectResponse(f"/{lang}/thread", status_code=303)
     _start_requester_session(runtime, response, access)
     return response
 
@@ -133,7 +133,7 @@ def check_receipt(
 @router.get("/{lang:lang}/thread")
 def thread(request: Request, lang: Lang, runtime: RuntimeDep, requester: RequesterDep) -> Response:
     if requester is None:
-        return RedirectResponse(f"/{lang:lang}/return", status_code=303)
+        return RedirectResponse(f"/{lang}/return", status_code=303)
     view = services.read_thread(db=runtime.db, access=requester.access)
     if view is None:
         return _render(request, runtime, lang, "return.html", 404, error="case_gone")
@@ -186,12 +186,12 @@ def follow_up(
             error=exc.reason,
             message=message,
         )
-    return RedirectResponse(f"/{lang:lang}/thread?sent=1", status_code=303)
+    return RedirectResponse(f"/{lang}/thread?sent=1", status_code=303)
 
 
 @router.post("/{lang:lang}/leave")
 def leave(request: Request, lang: Lang, runtime: RuntimeDep) -> Response:
     runtime.sessions.end(request.cookies.get(REQUESTER_COOKIE))
-    response = RedirectResponse(f"/{lang:lang}/", status_code=303)
+    response = RedirectResponse(f"/{lang}/", status_code=303)
     clear_cookie(response, runtime, REQUESTER_COOKIE)
     return response

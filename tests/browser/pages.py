@@ -1,0 +1,192 @@
+"""Page objects: every selector the browser tests use lives here, so the tests read as behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from playwright.sync_api import Locator, Page, Response
+
+from tests.conftest import Person
+
+
+@dataclass
+class PublicHome:
+    page: Page
+
+    def open(self) -> PublicHome:
+        self.page.goto("/")
+        return self
+
+    def choose_language(self, native_name: str) -> PublicHome:
+        self.page.locator("ul.language-choice a", has_text=native_name).click()
+        return self
+
+    def choose_request_type(self, request_type: str) -> RequestForm:
+        self.page.locator(f"a.choice[data-type={request_type}]").click()
+        return RequestForm(self.page)
+
+
+@dataclass
+class RequestForm:
+    page: Page
+
+    def open(self, lang: str, request_type: str) -> RequestForm:
+        self.page.goto(f"/{lang}/request/{request_type}")
+        return self
+
+    def answer(self, question: str, option: str) -> RequestForm:
+        self.page.check(f"input[name=q_{question}][value={option}]")
+        return self
+
+    def chosen(self, question: str) -> str | None:
+        checked = self.page.locator(f"input[name=q_{question}]:checked")
+        return checked.get_attribute("value") if checked.count() else None
+
+    def write(self, message: str) -> RequestForm:
+        self.page.fill("textarea#message", message)
+        return self
+
+    def submit(self) -> Response | None:
+        with self.page.expect_navigation() as navigation:
+            self.page.click("form.stack button[type=submit]")
+        return navigation.value
+
+    @property
+    def errors(self) -> Locator:
+        return self.page.locator("#form-errors")
+
+
+@dataclass
+class ReceiptPage:
+    page: Page
+
+    @property
+    def receipt(self) -> str:
+        return self.page.inner_text("#receipt").strip()
+
+    def continue_to_thread(self) -> ThreadPage:
+        self.page.click("a.button.primary[href$='/thread']")
+        return ThreadPage(self.page)
+
+
+@dataclass
+class ReturnPage:
+    page: Page
+
+    def open(self, lang: str) -> ReturnPage:
+        self.page.goto(f"/{lang}/return")
+        return self
+
+    def enter(self, receipt: str) -> Response | None:
+        self.page.fill("input#receipt", receipt)
+        with self.page.expect_navigation() as navigation:
+            self.page.click("form.stack button[type=submit]")
+        return navigation.value
+
+    @property
+    def error(self) -> Locator:
+        return self.page.locator(".alert.error")
+
+
+@dataclass
+class ThreadPage:
+    page: Page
+
+    def open(self, lang: str) -> ThreadPage:
+        self.page.goto(f"/{lang}/thread")
+        return self
+
+    @property
+    def messages(self) -> Locator:
+        return self.page.locator("ol.thread li.message .text")
+
+    @property
+    def replies(self) -> Locator:
+        return self.page.locator("ol.thread li.message.outbound .text")
+
+    def follow_up(self, message: str) -> None:
+        self.page.fill("textarea#message", message)
+        with self.page.expect_navigation():
+            self.page.click("form.stack button[type=submit]")
+
+    @property
+    def sent_notice(self) -> Locator:
+        return self.page.locator(".alert.success")
+
+
+@dataclass
+class DeskLogin:
+    page: Page
+
+    def open(self) -> DeskLogin:
+        self.page.goto("/desk/login")
+        return self
+
+    def log_in(self, person: Person, code: str | None = None) -> None:
+        self.page.fill("#username", person.username)
+        self.page.fill("#passphrase", person.passphrase)
+        self.page.fill("#code", code if code is not None else person.code())
+        with self.page.expect_navigation():
+            self.page.click("form.stack button[type=submit]")
+
+    @property
+    def error(self) -> Locator:
+        return self.page.locator(".alert.error")
+
+
+@dataclass
+class DeskQueue:
+    page: Page
+
+    def open(self) -> DeskQueue:
+        self.page.goto("/desk/")
+        return self
+
+    @property
+    def rows(self) -> Locator:
+        return self.page.locator("tr[data-case]")
+
+    def open_case(self, index: int = 0) -> DeskCase:
+        self.rows.nth(index).locator("a[href^='/desk/cases/']").click()
+        return DeskCase(self.page)
+
+
+@dataclass
+class DeskCase:
+    page: Page
+
+    @property
+    def messages(self) -> Locator:
+        return self.page.locator("ol.thread li.message .text")
+
+    def reply(self, text: str) -> None:
+        self.page.fill("textarea#reply", text)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Send reply").click()
+
+    def add_note(self, text: str) -> None:
+        self.page.fill("textarea#note", text)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Add note").click()
+
+    @property
+    def notice(self) -> Locator:
+        return self.page.locator(".alert.success")
+
+
+@dataclass
+class DeskAdmin:
+    page: Page
+
+    def open(self) -> DeskAdmin:
+        self.page.goto("/desk/admin")
+        return self
+
+    def create_operator(self, username: str) -> None:
+        self.page.fill("#new-username", username)
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Create operator").click()
+
+    @property
+    def qr(self) -> Locator:
+        return self.page.locator(".qr svg")
