@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -22,6 +23,8 @@ from haven.crypto.keys import unlock_with_passphrase
 from haven.db import Database
 from haven.migrate import upgrade
 from haven.runtime import Runtime
+
+PROBLEM = "application/problem+json"
 
 # The weakest Argon2id libsodium allows: tests only. Production costs live in Settings' defaults.
 WEAK_KDF = KdfParams(opslimit=1, memlimit=8192)
@@ -136,3 +139,13 @@ def api_login(client: TestClient, person: Person, steps_ahead: int = 0) -> dict[
     )
     assert response.status_code == 200, response.text
     return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+def assert_problem(response: Any, status: int, *, not_echoing: str) -> dict[str, Any]:
+    """An API error as promised: the status, problem+json with a `detail`, and nothing the caller sent."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["detail"]
+    assert not_echoing not in response.text
+    return body

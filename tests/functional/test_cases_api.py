@@ -7,9 +7,8 @@ from fastapi.testclient import TestClient
 
 from haven.audit.services import events_for_case
 from haven.runtime import Runtime
-from tests.conftest import Org, api_login
+from tests.conftest import Org, api_login, assert_problem
 
-PROBLEM = "application/problem+json"
 MARKER = "quokka-marker-4410"
 
 
@@ -32,12 +31,7 @@ def _first_case(client: TestClient) -> str:
 
 
 def _assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["detail"]
-    assert MARKER not in response.text
-    return body
+    return assert_problem(response, status, not_echoing=MARKER)
 
 
 def test_the_queue_needs_a_login(client: TestClient, org: Org) -> None:

@@ -6,10 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from haven.config import Settings
-from tests.conftest import Org, api_login
+from tests.conftest import PROBLEM, Org, api_login, assert_problem
 
 MARKER = "zebra-marker-7731"
-PROBLEM = "application/problem+json"
 
 
 def _request(**changes: Any) -> dict[str, Any]:
@@ -34,12 +33,7 @@ def _as(receipt: str) -> dict[str, str]:
 
 
 def _assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body: dict[str, Any] = response.json()
-    assert body["detail"]
-    assert MARKER not in response.text
-    return body
+    return assert_problem(response, status, not_echoing=MARKER)
 
 
 def test_a_request_gets_a_seven_word_receipt(client: TestClient, org: Org) -> None:

@@ -2,9 +2,7 @@
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Org, api_login
-
-PROBLEM = "application/problem+json"
+from tests.conftest import PROBLEM, Org, api_login
 
 
 def test_a_right_login_returns_a_csrf_token_and_a_strict_cookie(client: TestClient, org: Org) -> None:
