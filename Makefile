@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO_DIR ?= demo-data
 
-.PHONY: install demo test lint typecheck unit browser chromium clean
+.PHONY: install demo test lint typecheck unit browser chromium services wrk bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/haven demo --data-dir $(DEMO_DIR) --host 127.0.0.1 --port 8000
 
-## Install everything the tests need (Python dev deps, Debian's chromium) and run every test
-test: $(STAMP) chromium lint typecheck
-	$(BIN)/pytest
+## Install everything the tests need and run every test, on SQLite and on PostgreSQL (+ Redis)
+test: $(STAMP) chromium services lint typecheck
+	scripts/with-services $(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -35,6 +35,27 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+## Debian's PostgreSQL and Redis: scripts/with-services starts private ones on 127.0.0.1 for a run
+services:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; } || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    postgresql redis-server; }
+
+## Benchmarks by hand, never in CI (docs/performance.md): the full run seeds 1,000,000 cases twice
+bench: $(STAMP) services wrk
+	scripts/with-services $(BIN)/python -m bench $(BENCH_ARGS)
+
+## The short run: 100,000 cases, one round
+bench-quick: $(STAMP) services wrk
+	scripts/with-services $(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+## Debian's wrk, the load generator of the benchmarks
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,18 @@
-"""Shared fixtures: a real store (SQLite in a temp dir), real crypto with weak Argon2id costs (only here),
-an organisation with two teams and operators of each role, and an HTTPS test client."""
+"""Shared fixtures: a real store, real crypto with weak Argon2id costs (only here), an organisation with two
+teams and operators of each role, and an HTTPS test client.
+
+Every test that touches the store runs twice: on SQLite (a file in a temp dir) with sessions in process
+memory, and on PostgreSQL with sessions in Redis, as several workers run (the private cluster and Redis
+that `scripts/with-services` starts; `make test` runs the suite through it). Run pytest directly and the
+PostgreSQL half is skipped, saying why.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +21,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
 
 from haven.accounts import totp
 from haven.accounts.models import Operator, Role
@@ -20,7 +30,7 @@ from haven.app import create_app
 from haven.config import Settings
 from haven.crypto.kdf import KdfParams
 from haven.crypto.keys import unlock_with_passphrase
-from haven.db import Database
+from haven.db import Base, Database
 from haven.migrate import upgrade
 from haven.runtime import Runtime
 
@@ -30,10 +40,75 @@ PROBLEM = "application/problem+json"
 WEAK_KDF = KdfParams(opslimit=1, memlimit=8192)
 
 
+STORES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgresql" and not os.environ.get("HAVEN_TEST_POSTGRES_URL"):
+        pytest.skip("no PostgreSQL here: `make test` runs the suite through scripts/with-services")
+    return name
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """A superuser URL on the test cluster (HAVEN_TEST_POSTGRES_URL, set by scripts/with-services)."""
+    return os.environ["HAVEN_TEST_POSTGRES_URL"]
+
+
+@pytest.fixture(scope="session")
+def postgres_suite_database(postgres_server: str) -> Iterator[str]:
+    """One migrated database for the run; each test empties its tables first (quicker than a new one)."""
+    with new_postgres_database(postgres_server) as url:
+        database = Database.from_url(url)
+        upgrade(database)
+        database.dispose()
+        yield url
+
+
+@contextmanager
+def new_postgres_database(server_url: str) -> Iterator[str]:
+    """An empty database on the test cluster, dropped afterwards."""
+    name = f"haven_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def empty_database_url(store: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """For a test that runs `haven` itself: "" (SQLite in the data dir) or a new PostgreSQL database."""
+    if store == "sqlite":
+        yield ""
+        return
+    with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(store: str, request: pytest.FixtureRequest) -> str:
+    if store == "sqlite":
+        return ""  # the default: haven.db in the data dir
+    url: str = request.getfixturevalue("postgres_suite_database")
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store: str, database_url: str) -> Settings:
+    # On PostgreSQL, sessions live in Redis as they do when several workers serve one database.
     return Settings(
-        data_dir=tmp_path / "data", kdf_opslimit=WEAK_KDF.opslimit, kdf_memlimit=WEAK_KDF.memlimit
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        redis_url=os.environ.get("HAVEN_TEST_REDIS_URL", "") if store == "postgresql" else "",
+        kdf_opslimit=WEAK_KDF.opslimit,
+        kdf_memlimit=WEAK_KDF.memlimit,
     )
 
 
@@ -41,9 +116,18 @@ def settings(tmp_path: Path) -> Settings:
 def db(settings: Settings) -> Iterator[Database]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database.from_url(settings.resolved_database_url)
-    upgrade(database)
+    if database.is_sqlite:
+        upgrade(database)
+    else:
+        empty_all_tables(database)
     yield database
     database.dispose()
+
+
+def empty_all_tables(database: Database) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ class SettingsError(ValueError):
 class Settings:
     data_dir: Path
     database_url: str = ""
+    # A volatile shared session store for several workers (persistence must be off); empty: process memory.
+    redis_url: str = ""
+    workers: int = 1
     host: str = "127.0.0.1"
     port: int = 8000
     demo: bool = False
@@ -46,6 +49,34 @@ class Settings:
     def server_key_path(self) -> Path:
         return self.data_dir / "server.key"
 
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def check(self) -> Settings:
+        """Refuse combinations that cannot work, with a message that says what to do."""
+        if self.workers < 1:
+            raise SettingsError("--workers must be at least 1")
+        if self.workers > 1 and self.uses_sqlite:
+            raise SettingsError(
+                "SQLite has one writer, so it is served by one process: for --workers, set "
+                "HAVEN_DATABASE_URL to a PostgreSQL database (postgresql+psycopg://...)"
+            )
+        if self.workers > 1 and not self.redis_url:
+            raise SettingsError(
+                "several workers share operators' sessions through Redis: set HAVEN_REDIS_URL "
+                "(redis://127.0.0.1:6379/0, with persistence off)"
+            )
+        return self
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as `HAVEN_*` variables, so that `from_env` in a child process rebuilds them."""
+        environment: dict[str, str] = {}
+        for name, kind in _FIELDS.items():
+            value = getattr(self, name)
+            environment[f"HAVEN_{name.upper()}"] = ("on" if value else "off") if kind is bool else str(value)
+        return environment
+
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -68,6 +99,8 @@ class Settings:
 _FIELDS: dict[str, type] = {
     "data_dir": Path,
     "database_url": str,
+    "redis_url": str,
+    "workers": int,
     "host": str,
     "port": int,
     "demo": bool,

@@ -41,6 +41,7 @@ class NotPermitted(Exception):
 class OperatorContext:
     operator: UnlockedOperator
     csrf_token: str
+    session_id: str  # the session's opaque handle (SessionStore.alive tells if it is still open)
 
 
 def operator_context(request: Request, runtime: RuntimeDep) -> OperatorContext:
@@ -49,7 +50,7 @@ def operator_context(request: Request, runtime: RuntimeDep) -> OperatorContext:
         raise NotLoggedIn
     role_name, _, username = session.label.partition(":")
     operator = UnlockedOperator(int(session.subject), username, Role(role_name), session.key)
-    return OperatorContext(operator=operator, csrf_token=session.csrf_token)
+    return OperatorContext(operator=operator, csrf_token=session.csrf_token, session_id=session.id)
 
 
 OperatorDep = Annotated[OperatorContext, Depends(operator_context)]

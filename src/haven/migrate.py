@@ -20,11 +20,28 @@ def alembic_config() -> Config:
     return config
 
 
+class MigrationBrokeReferences(RuntimeError):
+    """A migration left rows pointing at rows that are gone; it was rolled back."""
+
+
 def upgrade(db: Database, revision: str = "head") -> None:
     config = alembic_config()
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with db.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one, and dropping a table with
+            # foreign keys on would cascade: every record of every case would go. So they are off while
+            # migrating (they can only be switched outside a transaction), and checked before commit.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise MigrationBrokeReferences(f"migrating to {revision} broke a foreign key")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def is_current(db: Database) -> bool:

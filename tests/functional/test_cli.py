@@ -15,9 +15,11 @@ WEAK = {"HAVEN_KDF_OPSLIMIT": "1", "HAVEN_KDF_MEMLIMIT": "8192"}
 
 
 @pytest.fixture(autouse=True)
-def weak_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(monkeypatch: pytest.MonkeyPatch, empty_database_url: str) -> None:
+    """Weak Argon2id, and the store under test: SQLite in the data dir, or a new PostgreSQL database."""
     for name, value in WEAK.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HAVEN_DATABASE_URL", empty_database_url)
 
 
 def test_init_prints_the_recovery_key_once_and_creates_an_admin(
@@ -73,3 +75,23 @@ def test_bad_setting_is_a_clear_error(
     monkeypatch.setenv("HAVEN_PORT", "eighty")
     assert main(["db", "upgrade", "--data-dir", str(tmp_path)]) == 2
     assert "HAVEN_PORT must be a whole number" in capsys.readouterr().err
+
+
+def test_several_workers_on_sqlite_are_refused_with_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HAVEN_DATABASE_URL", "")
+    assert main(["serve", "--data-dir", str(tmp_path), "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "SQLite has one writer" in err
+    assert "HAVEN_DATABASE_URL" in err
+    assert not (tmp_path / "haven.db").exists()  # refused before anything was touched
+
+
+def test_several_workers_need_a_shared_session_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HAVEN_DATABASE_URL", "postgresql+psycopg://haven@127.0.0.1:1/haven")
+    monkeypatch.delenv("HAVEN_REDIS_URL", raising=False)
+    assert main(["serve", "--data-dir", str(tmp_path), "--workers", "4"]) == 2
+    assert "HAVEN_REDIS_URL" in capsys.readouterr().err

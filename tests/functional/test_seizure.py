@@ -6,109 +6,22 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx2 as httpx
-import pyotp
 import pytest
 
 from tests.functional.seizure_scan import encodings_of, files_under, scan
-
-WEAK_KDF_ENV = {"HAVEN_KDF_OPSLIMIT": "1", "HAVEN_KDF_MEMLIMIT": "8192"}
-START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 15.0
-
-
-def haven_command() -> Path:
-    return Path(sys.executable).with_name("haven")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")}
-    env.update(WEAK_KDF_ENV)
-    env.update(extra)
-    return env
-
-
-@dataclass(frozen=True)
-class Server:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    data_dir: Path
-    log_dir: Path
-
-
-def wait_until_answering(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            log = (server.log_dir / "server.log").read_text(errors="replace")
-            raise AssertionError(f"haven serve exited with {server.process.returncode}:\n{log}")
-        try:
-            if httpx.get(f"{server.base_url}/", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"haven serve did not answer within {START_TIMEOUT_SECONDS} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+from tests.functional.served import Server, operator_login, served_demo, stop
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    data_dir = tmp_path / "data"
-    log_dir = tmp_path / "log"
-    log_dir.mkdir()
-    seeded = subprocess.run(
-        [str(haven_command()), "demo", "--data-dir", str(data_dir), "--no-serve"],
-        env=server_env(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr.decode(errors="replace")
-    port = free_port()
-    with (log_dir / "server.log").open("wb") as log:
-        command = [str(haven_command()), "serve", "--data-dir", str(data_dir)]
-        process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            env=server_env(HAVEN_LOG_LEVEL="DEBUG"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    running = Server(f"http://127.0.0.1:{port}", process, data_dir, log_dir)
-    try:
-        wait_until_answering(running)
+def server(tmp_path: Path, store: str, empty_database_url: str) -> Iterator[Server]:
+    with served_demo(tmp_path, store, empty_database_url) as running:
         yield running
-    finally:
-        stop(process)
 
 
 @dataclass(frozen=True)
@@ -149,26 +62,6 @@ class Markers:
 
     def all(self) -> list[str]:
         return list(vars(self).values())
-
-
-def operator_login(client: httpx.Client, credentials: Mapping[str, Any], username: str) -> dict[str, str]:
-    """Log in over the API; returns the headers (cookie and CSRF token) later requests need.
-
-    The session cookie is Secure and this server speaks plain http on loopback, so httpx would keep it
-    to itself: send it back by hand, as a browser behind the TLS proxy would."""
-    user = next(u for u in credentials["users"] if u["username"] == username)
-    started = client.post(
-        "/api/v1/session",
-        json={
-            "username": username,
-            "passphrase": user["passphrase"],
-            "totp": pyotp.TOTP(user["totp_secret"]).now(),
-        },
-    )
-    assert started.status_code == 200, started.text
-    cookies = [header.split(";", 1)[0] for header in started.headers.get_list("set-cookie")]
-    assert cookies, "the login set no session cookie"
-    return {"Cookie": "; ".join(cookies), "X-CSRF-Token": started.json()["csrf_token"]}
 
 
 def play_scenario(client: httpx.Client, data_dir: Path, markers: Markers) -> list[str]:
@@ -259,8 +152,12 @@ def test_stopped_server_reveals_no_marker(server: Server) -> None:
         handed_out = play_scenario(client, server.data_dir, markers)
     stop(server.process)
 
-    files = list(files_under(server.data_dir, server.log_dir))
-    assert any(p.name == "haven.db" for p in files), files
+    files = list(files_under(server.data_dir, server.log_dir, *server.store_dirs))
+    if server.store_dirs:
+        assert any(p.parent.name == "pg_wal" for p in files), files
+        assert not any(p.suffix in (".rdb", ".aof") for p in files), "Redis wrote sessions to disk"
+    else:
+        assert any(p.name == "haven.db" for p in files), files
     assert (server.log_dir / "server.log").stat().st_size > 0, "DEBUG logging wrote nothing to scan"
     hits = scan(files, [*markers.all(), *handed_out])
     assert not hits, "a stopped server's disk reveals:\n" + "\n".join(map(str, hits))

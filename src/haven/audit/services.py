@@ -4,14 +4,16 @@ removed or edited event breaks the chain from that point on."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from haven.audit.models import AuditEvent
-from haven.clock import now_minute
+from haven.clock import now_minute, to_minute
 
 GENESIS = bytes(32)
 
@@ -33,6 +35,23 @@ def _digest(
     return hashlib.sha256(prev_hash + fields.encode("utf-8")).digest()
 
 
+# Any fixed number: the advisory lock that lets one PostgreSQL transaction at a time extend the chain.
+_CHAIN_LOCK = 0x6861_7665_6E00
+
+
+def _chain_head(db_session: Session) -> bytes:
+    """The last event's hash, with the right to append after it until the transaction ends.
+
+    SQLite has one writer, so the head cannot move under us. PostgreSQL has many: a transaction-scoped
+    advisory lock queues them, and each reads the head only once it holds the lock (read committed sees
+    the previous holder's event). The UNIQUE prev_hash is the backstop that makes a fork impossible.
+    """
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(select(func.pg_advisory_xact_lock(_CHAIN_LOCK)))
+    last = db_session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    return last if last is not None else GENESIS
+
+
 def record_event(
     *,
     db_session: Session,
@@ -42,10 +61,9 @@ def record_event(
     detail: str = "",
     now: datetime | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction (the single writer keeps the chain linear)."""
+    """Append one event in the caller's transaction."""
     at = now_minute(now)
-    last = db_session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    prev_hash = last if last is not None else GENESIS
+    prev_hash = _chain_head(db_session)
     event = AuditEvent(
         at=at,
         actor_kind=actor.kind,
@@ -59,6 +77,49 @@ def record_event(
     db_session.add(event)
     db_session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class PastEvent:
+    """An event to append in bulk, with the time it happened (an import or a seeded history)."""
+
+    at: datetime
+    actor: Actor
+    action: str
+    case_id: str | None = None
+    detail: str = ""
+
+
+def record_events(*, db_session: Session, events: Sequence[PastEvent]) -> None:
+    """Append many events in one statement, chained exactly as `record_event` chains them one by one."""
+    prev_hash = _chain_head(db_session)
+    rows: list[dict[str, object]] = []
+    for event in events:
+        at = to_minute(event.at)
+        digest = _digest(
+            prev_hash,
+            at=at,
+            actor=event.actor,
+            action=event.action,
+            case_id=event.case_id,
+            detail=event.detail,
+        )
+        rows.append(
+            {
+                "at": at,
+                "actor_kind": event.actor.kind,
+                "actor_id": event.actor.id,
+                "action": event.action,
+                "case_id": event.case_id,
+                "detail": event.detail,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    if rows:
+        # Core insert on the table: one executemany, no ids fetched back.
+        db_session.execute(insert(cast(Table, AuditEvent.__table__)), rows)
 
 
 def first_broken_link(*, db_session: Session) -> int | None:

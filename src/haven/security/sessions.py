@@ -1,51 +1,69 @@
-"""Sessions held in process memory only, each bound to a secret that lives only in the cookie.
+"""Sessions held only in volatile memory, each bound to a secret that lives only in the cookie.
 
-The store keeps, per session, the unlocked key (an operator's private key, or a requester's case key)
-locked under a key derived from the cookie's token; the store is indexed by a keyed hash of that token.
-So neither the store nor the cookie alone opens anything, and a restart forgets every session.
+A session's whole entry (what it belongs to, its CSRF token and the unlocked key: an operator's private
+key or a requester's case key) is locked under a key derived from the cookie's token, and filed under a
+keyed hash of that token. So neither the store nor the cookie alone opens anything.
+
+Where the entries live is the backend's business: process memory for one process (a restart forgets every
+session), or a Redis with persistence off for several workers (`HAVEN_REDIS_URL`), so that any worker can
+serve any request while nothing reaches a disk.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from haven.crypto.kdf import keyed_hash
 from haven.crypto.keys import DecryptionError, lock, unlock
 
 TOKEN_BYTES = 32
+_MAX_TOKEN_CHARS = 100
+_CONTEXT = b"haven/session"
 
 
-@dataclass
-class _Entry:
-    kind: str  # "operator" or "requester"
-    subject: str  # operator id or case id
-    locked_key: bytes
-    csrf_token: str
-    idle_seconds: float
-    last_seen: float
-    label: str = ""
+class SessionBackend(Protocol):
+    """Opaque blobs under opaque ids, each forgotten once idle for its time to live."""
+
+    def put(self, index: bytes, blob: bytes, *, ttl_seconds: float, group: bytes) -> None: ...
+
+    def get(self, index: bytes) -> bytes | None: ...
+
+    def touch(self, index: bytes, ttl_seconds: float) -> None: ...
+
+    def delete(self, index: bytes) -> None: ...
+
+    def delete_group(self, group: bytes) -> int: ...
+
+    def exists(self, index: bytes) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class OpenSession:
-    kind: str
-    subject: str
+    id: str  # an opaque handle for this session (a keyed hash of its token), safe to keep in memory
+    kind: str  # "operator" or "requester"
+    subject: str  # operator id or case id
     key: bytes
     csrf_token: str
     label: str
 
 
 class SessionStore:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, backend: SessionBackend | None = None) -> None:
         self._secret = secret
-        self._entries: dict[bytes, _Entry] = {}
-        self._lock = threading.Lock()
+        self._backend: SessionBackend = backend or MemoryBackend()
 
     def _index(self, token: str) -> bytes:
         return keyed_hash(token.encode("ascii", "replace"), key=self._secret, purpose=b"haven/session-id")
+
+    def _group(self, kind: str, subject: str) -> bytes:
+        return keyed_hash(f"{kind}:{subject}".encode(), key=self._secret, purpose=b"haven/session-gr")
 
     @staticmethod
     def _key(token: str) -> bytes:
@@ -57,57 +75,125 @@ class SessionStore:
         """Open a session; returns (cookie token, CSRF token)."""
         token = secrets.token_urlsafe(TOKEN_BYTES)
         csrf = secrets.token_urlsafe(TOKEN_BYTES)
-        entry = _Entry(
-            kind=kind,
-            subject=subject,
-            locked_key=lock(key, self._key(token), context=kind.encode()),
-            csrf_token=csrf,
-            idle_seconds=idle_seconds,
-            last_seen=time.monotonic(),
-            label=label,
+        entry = {
+            "kind": kind,
+            "subject": subject,
+            "key": key.hex(),
+            "csrf": csrf,
+            "label": label,
+            "idle": idle_seconds,
+        }
+        blob = lock(json.dumps(entry).encode(), self._key(token), context=_CONTEXT)
+        self._backend.put(
+            self._index(token), blob, ttl_seconds=idle_seconds, group=self._group(kind, subject)
         )
-        with self._lock:
-            self._sweep()
-            self._entries[self._index(token)] = entry
         return token, csrf
 
     def resolve(self, token: str | None, *, kind: str) -> OpenSession | None:
-        if not token or len(token) > 100:
+        if not token or len(token) > _MAX_TOKEN_CHARS:
             return None
         index = self._index(token)
-        with self._lock:
-            entry = self._entries.get(index)
-            if entry is None or entry.kind != kind:
-                return None
-            now = time.monotonic()
-            if now - entry.last_seen > entry.idle_seconds:
-                del self._entries[index]
-                return None
-            entry.last_seen = now
+        blob = self._backend.get(index)
+        if blob is None:
+            return None
         try:
-            key = unlock(entry.locked_key, self._key(token), context=kind.encode())
+            entry = json.loads(unlock(blob, self._key(token), context=_CONTEXT))
         except DecryptionError:
             return None
+        if entry["kind"] != kind:
+            return None
+        self._backend.touch(index, entry["idle"])
         return OpenSession(
-            kind=entry.kind, subject=entry.subject, key=key, csrf_token=entry.csrf_token, label=entry.label
+            id=index.hex(),
+            kind=entry["kind"],
+            subject=entry["subject"],
+            key=bytes.fromhex(entry["key"]),
+            csrf_token=entry["csrf"],
+            label=entry["label"],
         )
 
     def end(self, token: str | None) -> None:
-        if token:
-            with self._lock:
-                self._entries.pop(self._index(token), None)
+        if token and len(token) <= _MAX_TOKEN_CHARS:
+            self._backend.delete(self._index(token))
 
     def end_all(self, *, kind: str, subject: str) -> int:
+        """End every session of one operator (or one case); returns how many were open."""
+        return self._backend.delete_group(self._group(kind, subject))
+
+    def alive(self, session_id: str) -> bool:
+        """Whether the session with this handle (`OpenSession.id`) is still open."""
+        try:
+            index = bytes.fromhex(session_id)
+        except ValueError:
+            return False
+        return self._backend.exists(index)
+
+    def close(self) -> None:
+        self._backend.close()
+
+
+@dataclass
+class _Held:
+    blob: bytes
+    ttl_seconds: float
+    last_seen: float
+    group: bytes
+
+
+class MemoryBackend:
+    """One process's memory: the default, and all a single process needs."""
+
+    def __init__(self) -> None:
+        self._held: dict[bytes, _Held] = {}
+        self._lock = threading.Lock()
+
+    def _live(self, index: bytes, now: float) -> _Held | None:
+        held = self._held.get(index)
+        if held is not None and now - held.last_seen > held.ttl_seconds:
+            del self._held[index]
+            return None
+        return held
+
+    def put(self, index: bytes, blob: bytes, *, ttl_seconds: float, group: bytes) -> None:
+        now = time.monotonic()
         with self._lock:
-            doomed = [i for i, e in self._entries.items() if e.kind == kind and e.subject == subject]
+            for stale in [i for i, h in self._held.items() if now - h.last_seen > h.ttl_seconds]:
+                del self._held[stale]
+            self._held[index] = _Held(blob, ttl_seconds, now, group)
+
+    def get(self, index: bytes) -> bytes | None:
+        with self._lock:
+            held = self._live(index, time.monotonic())
+            return held.blob if held else None
+
+    def touch(self, index: bytes, ttl_seconds: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            held = self._live(index, now)
+            if held is not None:
+                held.last_seen, held.ttl_seconds = now, ttl_seconds
+
+    def delete(self, index: bytes) -> None:
+        with self._lock:
+            self._held.pop(index, None)
+
+    def delete_group(self, group: bytes) -> int:
+        now = time.monotonic()
+        with self._lock:
+            doomed = [i for i in list(self._held) if self._live(i, now) and self._held[i].group == group]
             for index in doomed:
-                del self._entries[index]
+                del self._held[index]
         return len(doomed)
 
-    def _sweep(self) -> None:
-        now = time.monotonic()
-        for index in [i for i, e in self._entries.items() if now - e.last_seen > e.idle_seconds]:
-            del self._entries[index]
+    def exists(self, index: bytes) -> bool:
+        with self._lock:
+            return self._live(index, time.monotonic()) is not None
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    def close(self) -> None:
+        with self._lock:
+            self._held.clear()
+
+    def blobs(self) -> list[bytes]:
+        """Everything held, as stored (for tests that check nothing is held in the clear)."""
+        with self._lock:
+            return [held.blob for held in self._held.values()]

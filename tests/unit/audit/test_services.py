@@ -1,6 +1,7 @@
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from haven.audit.models import AuditEvent
 from haven.audit.services import SYSTEM, Actor, first_broken_link, record_event
@@ -46,3 +47,22 @@ def test_each_event_links_to_the_one_before(db: Database) -> None:
     with db.read() as s:
         events = list(s.scalars(select(AuditEvent).order_by(AuditEvent.id)))
     assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(events))
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(db: Database) -> None:
+    """Many transactions appending at once (several workers on PostgreSQL) still make one line."""
+    writers, each = 8, 10
+
+    def append(writer: int) -> None:
+        for n in range(each):
+            with db.write() as s:
+                record_event(
+                    db_session=s, actor=Actor("operator", writer), action="case.opened", detail=str(n)
+                )
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        list(pool.map(append, range(writers)))
+
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == writers * each
+        assert first_broken_link(db_session=s) is None
