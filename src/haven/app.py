@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -12,7 +14,7 @@ from haven.accounts import api as session_api
 from haven.cases import api as cases_api
 from haven.cases.services import CaseForbidden, CaseNotFound
 from haven.config import Settings
-from haven.db import Database
+from haven.db import Checkpointer, Database
 from haven.dependencies import CsrfRejected, NotLoggedIn, NotPermitted
 from haven.desk import views as desk_views
 from haven.intake import api as intake_api
@@ -57,10 +59,25 @@ async def _case_forbidden(request: Request, exc: Exception) -> Response:
     return error_page(request, 403, "error_case_forbidden")
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker among several (`haven serve --workers N` hands its settings over as HAVEN_*)."""
+    return create_app(Settings.from_env())
+
+
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     """Build the app; the schema must already be at the current migration (`haven db upgrade`)."""
     runtime = Runtime.start(settings, db=db)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        checkpointer = Checkpointer(runtime.db).start()
+        runtime.writer.start()
+        yield
+        runtime.writer.stop()
+        checkpointer.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Haven",
         version="1",
         docs_url=None,  # Swagger UI loads scripts from a CDN: never on a Haven server

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,44 +27,55 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     )
 
 
-def _runtime(settings: Settings) -> Runtime:
+@contextmanager
+def _opened(settings: Settings) -> Iterator[Runtime]:
+    """The runtime of a command, its database migrated to the current schema; closed when done."""
     from haven.migrate import upgrade
 
     runtime = Runtime.start(settings)
-    upgrade(runtime.db)
-    return runtime
+    try:
+        upgrade(runtime.db)
+        yield runtime
+    finally:
+        runtime.close()
 
 
-def _serve(settings: Settings, workers: int = 1) -> None:
+def _serve(settings: Settings) -> None:
     import uvicorn
 
     from haven.app import create_app
 
+    settings.check()
     # No core dumps: a crashed process must not leave unlocked keys or plaintext on disk.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
-    print(f"Haven is serving on http://{settings.host}:{settings.port}/ (desk: /desk/)", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,  # the access log records client addresses
-        log_level=settings.log_level.lower(),
-        server_header=False,
-        date_header=False,
-    )
+    server_options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,  # the access log records client addresses
+        "log_level": settings.log_level.lower(),
+        "server_header": False,
+        "date_header": False,
+    }
+    workers = f" with {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"Haven is serving on http://{settings.host}:{settings.port}/{workers} (desk: /desk/)", flush=True)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **server_options)
+        return
+    # Each worker is a fresh process that builds its own app from the environment: hand it these settings.
+    os.environ.update(settings.as_environment())
+    uvicorn.run("haven.app:app_from_environment", factory=True, workers=settings.workers, **server_options)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from haven.bootstrap import init_organisation, is_initialised
 
     settings = _settings(args)
-    runtime = _runtime(settings)
-    if is_initialised(runtime):
-        print(f"{settings.data_dir} already holds an organisation; nothing changed.", file=sys.stderr)
-        return 1
-    result = init_organisation(runtime, name=args.name, admin_username=args.admin, kdf=runtime.kdf)
+    with _opened(settings) as runtime:
+        if is_initialised(runtime):
+            print(f"{settings.data_dir} already holds an organisation; nothing changed.", file=sys.stderr)
+            return 1
+        result = init_organisation(runtime, name=args.name, admin_username=args.admin, kdf=runtime.kdf)
     print(
         "\n".join(
             [
@@ -85,11 +99,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from haven.bootstrap import is_initialised, seed_demo
 
     settings = _settings(args, demo=True)
-    runtime = _runtime(settings)
     credentials = settings.data_dir / "demo-credentials.json"
-    if not is_initialised(runtime):
-        seed_demo(runtime, settings.data_dir)
-    runtime.db.dispose()
+    with _opened(settings) as runtime:
+        if not is_initialised(runtime):
+            seed_demo(runtime, settings.data_dir)
     print(f"Demo credentials: {credentials}")
     print(f"A current one-time code: haven totp --data-dir {settings.data_dir} USERNAME")
     if args.no_serve:
@@ -99,16 +112,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    _runtime(settings).db.dispose()
+    settings = _settings(args, workers=args.workers).check()
+    with _opened(settings):
+        pass
     _serve(settings)
     return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _runtime(settings).db.dispose()
-    print("Database is at the current schema.")
+    with _opened(settings):
+        print("Database is at the current schema.")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Add many realistic sealed cases to a demo organisation, for benchmarks (never to a real one)."""
+    from haven.seeding import Progress, SeedingError, seed_cases
+
+    settings = _settings(args)
+    if not (settings.data_dir / "demo-credentials.json").exists():
+        print(
+            f"{settings.data_dir} holds no demo organisation: seed only what `haven demo` made.",
+            file=sys.stderr,
+        )
+        return 1
+    last = [0.0]
+
+    def report(p: Progress) -> None:
+        if p.done == p.total or p.seconds - last[0] >= 5:
+            last[0] = p.seconds
+            print(f"{p.done:,} / {p.total:,} cases, {p.rate:,.0f} cases/s", flush=True)
+
+    with _opened(settings) as runtime:
+        try:
+            seed_cases(
+                db=runtime.db,
+                pepper=runtime.secrets.receipt_pepper,
+                count=args.cases,
+                closed_share=args.closed_share,
+                workers=args.workers,
+                progress=report,
+            )
+        except SeedingError as exc:
+            print(f"haven seed: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -157,6 +205,9 @@ def parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     serve = with_address(with_data_dir(commands.add_parser("serve", help="serve Haven")))
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (default 1; more need PostgreSQL and Redis)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     db = commands.add_parser("db", help="database maintenance")
@@ -164,6 +215,14 @@ def parser() -> argparse.ArgumentParser:
     with_data_dir(
         db_commands.add_parser("upgrade", help="migrate the database to the current schema")
     ).set_defaults(func=cmd_db_upgrade)
+
+    seed = with_data_dir(
+        commands.add_parser("seed", help="add many realistic cases to a demo, for benchmarks")
+    )
+    seed.add_argument("--cases", type=int, required=True, help="how many cases to add")
+    seed.add_argument("--closed-share", type=float, default=0.9, help="the share of closed cases (0.9)")
+    seed.add_argument("--workers", type=int, help="processes that seal cases (default: one per core)")
+    seed.set_defaults(func=cmd_seed)
 
     code = commands.add_parser("totp", help="print a demo user's current one-time code")
     code.add_argument("--data-dir", default="data")

@@ -1,4 +1,4 @@
-"""What a running Haven holds: settings, the store, the server secrets, sessions, templates."""
+"""What a running Haven holds: settings, the store, server secrets, sessions, search indexes, templates."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from haven.cases.search import SearchIndexes
 from haven.config import Settings
 from haven.crypto.kdf import KdfParams
 from haven.crypto.server_secret import ServerSecrets, load_or_create
-from haven.db import Database
+from haven.db import Database, GroupCommit
 from haven.i18n import LANGUAGES, NATIVE_NAMES
 from haven.intake.questionnaires import Catalogue, default_catalogue
-from haven.security.sessions import SessionStore
+from haven.security.sessions import MemoryBackend, SessionBackend, SessionStore
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
@@ -26,10 +27,19 @@ class Runtime:
     sessions: SessionStore
     catalogue: Catalogue
     templates: Jinja2Templates
+    # Decrypted case texts, in memory only, held while a session that searched them is open.
+    search: SearchIndexes
+    # Intake's writes, many requests to one commit (started and stopped with the app).
+    writer: GroupCommit
 
     @property
     def kdf(self) -> KdfParams:
         return KdfParams(self.settings.kdf_opslimit, self.settings.kdf_memlimit)
+
+    def close(self) -> None:
+        """Forget this process's sessions and let go of the store's connections."""
+        self.sessions.close()
+        self.db.dispose()
 
     @classmethod
     def start(cls, settings: Settings, *, db: Database | None = None) -> Runtime:
@@ -37,11 +47,24 @@ class Runtime:
         secrets = load_or_create(settings.server_key_path)
         templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
         templates.env.globals.update(languages=LANGUAGES, native_names=NATIVE_NAMES, demo=settings.demo)
+        database = db or Database.from_url(settings.resolved_database_url)
+        sessions = SessionStore(secrets.session_key, _session_backend(settings))
+        catalogue = default_catalogue()
         return cls(
             settings=settings,
-            db=db or Database.from_url(settings.resolved_database_url),
+            db=database,
             secrets=secrets,
-            sessions=SessionStore(secrets.session_key),
-            catalogue=default_catalogue(),
+            sessions=sessions,
+            catalogue=catalogue,
             templates=templates,
+            search=SearchIndexes(db=database, sessions=sessions, catalogue=catalogue),
+            writer=GroupCommit(database),
         )
+
+
+def _session_backend(settings: Settings) -> SessionBackend:
+    if not settings.redis_url:
+        return MemoryBackend()
+    from haven.security.session_redis import RedisBackend
+
+    return RedisBackend.connect(settings.redis_url)

@@ -46,5 +46,9 @@ def clear_cookie(response: Response, runtime: Runtime, name: str) -> None:
 
 
 def log_out(runtime: Runtime, response: Response, token: str | None) -> None:
+    """End the session, and free the search indexes no other open session uses."""
+    session = runtime.sessions.resolve(token, kind="operator")
     runtime.sessions.end(token)
+    if session is not None:
+        runtime.search.forget_session(session.id)
     clear_cookie(response, runtime, OPERATOR_COOKIE)

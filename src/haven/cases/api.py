@@ -8,7 +8,8 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Query
 
 from haven.cases import services
-from haven.cases.schemas import CaseOut, QueueItem, RecordOut, StateIn, TextIn
+from haven.cases.schemas import CaseOut, QueueItem, RecordOut, SearchOut, StateIn, TextIn
+from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
 from haven.cases.states import InvalidTransition
 from haven.dependencies import OperatorDep, RuntimeDep, WritingOperatorDep
 from haven.intake.services import IntakeError, check_message
@@ -39,26 +40,49 @@ def _text(body: TextIn, runtime: RuntimeDep) -> str:
         ) from None
 
 
+def _item(row: services.QueueRow) -> QueueItem:
+    return QueueItem(
+        id=row.id,
+        type=row.request_type,
+        state=row.state.value,
+        priority=row.priority,
+        team=row.team,
+        assignee=row.assignee,
+        needs_reply=row.needs_reply,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
 @router.get("", response_model=list[QueueItem])
 def list_cases(
-    runtime: RuntimeDep, context: OperatorDep, closed: Annotated[bool, Query()] = False
+    runtime: RuntimeDep,
+    context: OperatorDep,
+    closed: Annotated[bool, Query()] = False,
+    page: Annotated[int, Query(ge=1, le=100_000, description="pages of 50 cases, from 1")] = 1,
 ) -> list[QueueItem]:
-    """The queue of the operator's teams: most urgent first, newest first within a priority."""
-    rows = services.queue(db=runtime.db, operator=context.operator, closed=closed)
-    return [
-        QueueItem(
-            id=r.id,
-            type=r.request_type,
-            state=r.state.value,
-            priority=r.priority,
-            team=r.team,
-            assignee=r.assignee,
-            needs_reply=r.needs_reply,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ]
+    """The queue of the operator's teams: most urgent first, newest first within a priority, 50 a page."""
+    rows = services.queue(
+        db=runtime.db,
+        operator=context.operator,
+        closed=closed,
+        offset=(page - 1) * services.QUEUE_PAGE,
+    )
+    return [_item(r) for r in rows]
+
+
+# Declared before /{case_id}, which would otherwise take "search" for a case id.
+@router.get("/search", response_model=SearchOut)
+def search_cases(runtime: RuntimeDep, context: OperatorDep, q: Annotated[str, Query()] = "") -> SearchOut:
+    """The cases of the operator's teams holding every word of `q` (any case, in any part), newest first.
+
+    The first search after logging in decrypts the teams' cases and takes a while.
+    """
+    try:
+        result = runtime.search.search(operator=context.operator, session_id=context.session_id, query=q)
+    except QueryRejected:
+        raise Problem(422, f"q: write between 1 and {MAX_QUERY_CHARS} characters.") from None
+    return SearchOut(total=result.total, cases=[_item(r) for r in result.rows])
 
 
 @router.get("/{case_id}", response_model=CaseOut)

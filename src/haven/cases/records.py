@@ -67,6 +67,23 @@ def build_record(
     )
 
 
+def open_stored(row: Record, *, case_private_key: bytes) -> OpenedRecord:
+    """Decrypt one stored record with its case's private key."""
+    plaintext = open_record(
+        SealedRecord(row.sealed_key, row.ciphertext),
+        case_private_key=case_private_key,
+        case_id=row.case_id,
+        record_id=row.id,
+    )
+    return OpenedRecord(
+        id=row.id,
+        kind=RecordKind(row.kind),
+        author_id=row.author_id,
+        created_at=row.created_at,
+        content=json.loads(plaintext),
+    )
+
+
 def read_records(
     *,
     db_session: Session,
@@ -80,20 +97,4 @@ def read_records(
         .where(Record.case_id == case_id, Record.kind.in_([k.value for k in kinds]))
         .order_by(Record.seq)
     )
-    return [
-        OpenedRecord(
-            id=row.id,
-            kind=RecordKind(row.kind),
-            author_id=row.author_id,
-            created_at=row.created_at,
-            content=json.loads(
-                open_record(
-                    SealedRecord(row.sealed_key, row.ciphertext),
-                    case_private_key=case_private_key,
-                    case_id=case_id,
-                    record_id=row.id,
-                )
-            ),
-        )
-        for row in rows
-    ]
+    return [open_stored(row, case_private_key=case_private_key) for row in rows]

@@ -20,6 +20,11 @@ class QueueItem(BaseModel):
     updated_at: datetime
 
 
+class SearchOut(BaseModel):
+    total: int = Field(description="How many cases match; at most `limit` of them are listed")
+    cases: list[QueueItem] = Field(description="The matching cases, newest first")
+
+
 class RecordOut(BaseModel):
     id: str
     kind: str

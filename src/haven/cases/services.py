@@ -7,22 +7,22 @@ refused to anyone outside the case's teams.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case as sql_case
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from haven.accounts.models import Membership, Operator, Team
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import Actor, record_event
-from haven.cases.models import Case, CaseKey
-from haven.cases.records import OpenedRecord, RecordKind, build_record, read_records
-from haven.cases.states import PRIORITY_RANK, CaseState, check_transition
+from haven.cases.models import CLOSED_CASES, OPEN_CASES, Case, CaseKey, Record
+from haven.cases.records import OpenedRecord, RecordKind, build_record, open_stored, read_records
+from haven.cases.states import CaseState, check_transition
 from haven.clock import now_minute
-from haven.crypto.keys import unseal
+from haven.crypto.keys import DecryptionError, unseal
 from haven.db import Database
 
 
@@ -32,6 +32,10 @@ class CaseNotFound(LookupError):
 
 class CaseForbidden(PermissionError):
     """The case exists but belongs to no team of this operator."""
+
+
+class NotInTeam(PermissionError):
+    """The operator holds no copy of this team's key."""
 
 
 @dataclass(frozen=True)
@@ -66,45 +70,90 @@ class CaseView:
         return [r for r in self.records if r.kind is not RecordKind.ANSWERS]
 
 
-_OPEN_STATES = (CaseState.NEW, CaseState.IN_PROGRESS, CaseState.WAITING)
-
-
 def _team_ids(db_session: Session, operator_id: int) -> list[int]:
     return list(db_session.scalars(select(Membership.team_id).where(Membership.operator_id == operator_id)))
 
 
+def team_ids(*, db_session: Session, operator: UnlockedOperator) -> list[int]:
+    """The ids of the teams the operator belongs to."""
+    return _team_ids(db_session, operator.id)
+
+
+QUEUE_PAGE = 50
+# A team holding at most this many cases gets its queue from its own cases, sorted; a bigger one from the
+# queue index read in order (it finds a page of its cases long before the end).
+_FEW_CASES = 5000
+
+
 def queue(
-    *, db: Database, operator: UnlockedOperator, closed: bool = False, limit: int = 200
+    *,
+    db: Database,
+    operator: UnlockedOperator,
+    closed: bool = False,
+    limit: int = QUEUE_PAGE,
+    offset: int = 0,
 ) -> list[QueueRow]:
-    """The cases shared with the operator's teams, most urgent first and newest first within a priority."""
-    rank = sql_case({p.value: r for p, r in PRIORITY_RANK.items()}, value=Case.priority, else_=9)
-    states = [CaseState.CLOSED] if closed else list(_OPEN_STATES)
+    """The cases shared with the operator's teams, most urgent first and newest first within a priority.
+
+    Two plans, both bounded whatever the number of cases: operators whose teams hold few cases start from
+    those cases (an index on case_keys.team_id) and sort them; the others read a partial index (open or
+    closed cases: see cases.models) in queue order, check each case's team by key lookup and stop after
+    a page."""
     with db.read() as s:
-        team_ids = _team_ids(s, operator.id)
-        shared = select(CaseKey.case_id).where(CaseKey.team_id.in_(team_ids))
-        rows = s.execute(
+        teams = _team_ids(s, operator.id)
+        held = select(CaseKey.case_id).where(CaseKey.team_id.in_(teams))
+        # Counted inside the database, on the index alone: cheap, and bounded by the limit.
+        count = s.scalar(select(func.count()).select_from(held.limit(_FEW_CASES + 1).subquery()))
+        if (count or 0) <= _FEW_CASES:
+            few = list(s.scalars(held))
+            if not few:
+                return []
+            shared: ColumnElement[bool] = Case.id.in_(few)
+        else:
+            shared = exists().where(CaseKey.case_id == Case.id, CaseKey.team_id.in_(teams))
+        found = s.execute(
             select(Case, Team.slug, Operator.username)
             .join(Team, Team.id == Case.team_id)
             .outerjoin(Operator, Operator.id == Case.assignee_id)
-            .where(Case.id.in_(shared), Case.state.in_([st.value for st in states]))
-            .order_by(rank, Case.created_at.desc(), Case.id)
+            .where(CLOSED_CASES if closed else OPEN_CASES, shared)
+            .order_by(Case.priority_rank, Case.created_at.desc(), Case.id)
             .limit(limit)
+            .offset(offset)
         ).all()
-    return [
-        QueueRow(
-            id=c.id,
-            request_type=c.request_type,
-            state=CaseState(c.state),
-            priority=c.priority,
-            team=slug,
-            assignee=username,
-            created_at=c.created_at,
-            updated_at=c.updated_at,
-            last_requester_at=c.last_requester_at,
-            needs_reply=c.needs_reply,
-        )
-        for c, slug, username in rows
-    ]
+    return [_queue_row(c, slug, username) for c, slug, username in found]
+
+
+def queue_rows(*, db: Database, operator: UnlockedOperator, case_ids: Sequence[str]) -> list[QueueRow]:
+    """Queue rows for these cases in the order given, leaving out any not shared with the operator's teams
+    (or gone since)."""
+    if not case_ids:
+        return []
+    with db.read() as s:
+        # EXISTS, not IN (all the teams' cases): a key lookup per case asked for, however many are shared.
+        shared = exists().where(CaseKey.case_id == Case.id, CaseKey.team_id.in_(_team_ids(s, operator.id)))
+        found = s.execute(
+            select(Case, Team.slug, Operator.username)
+            .join(Team, Team.id == Case.team_id)
+            .outerjoin(Operator, Operator.id == Case.assignee_id)
+            .where(Case.id.in_(case_ids), shared)
+        ).all()
+    rows = {c.id: _queue_row(c, slug, username) for c, slug, username in found}
+    return [rows[i] for i in case_ids if i in rows]
+
+
+def _queue_row(c: Case, team: str, assignee: str | None) -> QueueRow:
+    return QueueRow(
+        id=c.id,
+        request_type=c.request_type,
+        state=CaseState(c.state),
+        priority=c.priority,
+        team=team,
+        assignee=assignee,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        last_requester_at=c.last_requester_at,
+        needs_reply=c.needs_reply,
+    )
 
 
 def _accessible_case(s: Session, operator: UnlockedOperator, case_id: str) -> tuple[Case, CaseKey]:
@@ -119,12 +168,18 @@ def _accessible_case(s: Session, operator: UnlockedOperator, case_id: str) -> tu
     return case, key
 
 
+def team_private_key(*, db_session: Session, operator: UnlockedOperator, team_id: int) -> bytes:
+    """Open the team key with the operator's key. Raises NotInTeam."""
+    membership = db_session.get(Membership, (operator.id, team_id))
+    if membership is None:
+        raise NotInTeam(team_id)
+    return unseal(membership.sealed_team_key, operator.private_key)
+
+
 def case_private_key(*, db_session: Session, operator: UnlockedOperator, case_id: str) -> bytes:
     """Open the case key: operator key -> team key -> case key. Raises CaseNotFound or CaseForbidden."""
     _case, key = _accessible_case(db_session, operator, case_id)
-    membership = db_session.get(Membership, (operator.id, key.team_id))
-    assert membership is not None  # _accessible_case found the key through this membership
-    team_key = unseal(membership.sealed_team_key, operator.private_key)
+    team_key = team_private_key(db_session=db_session, operator=operator, team_id=key.team_id)
     return unseal(key.sealed_private_key, team_key)
 
 
@@ -227,3 +282,96 @@ def add_note(
 ) -> None:
     """Add an internal note, visible to the case's teams and never to the requester."""
     _write(db=db, operator=operator, case_id=case_id, kind=RecordKind.NOTE, text=text, now=now)
+
+
+@dataclass(frozen=True)
+class SharedRecord:
+    seq: int
+    case_id: str
+    record: OpenedRecord
+
+
+# Bound parameters per IN (...) list, well under SQLite's and PostgreSQL's limits.
+_IN_CHUNK = 500
+
+
+def shared_case_ids(*, db_session: Session, team_id: int) -> set[str]:
+    """The ids of every case shared with the team."""
+    return set(db_session.scalars(select(CaseKey.case_id).where(CaseKey.team_id == team_id)))
+
+
+def shared_case_count(*, db_session: Session, team_id: int) -> int:
+    """How many cases are shared with the team."""
+    count = db_session.scalar(select(func.count()).select_from(CaseKey).where(CaseKey.team_id == team_id))
+    return count or 0
+
+
+def shared_record_seqs(*, db_session: Session, team_id: int, after_seq: int) -> list[tuple[int, str, str]]:
+    """(seq, record id, case id) of each record numbered above `after_seq` in a case shared with the team."""
+    query = (
+        select(Record.seq, Record.id, Record.case_id)
+        .join(CaseKey, and_(CaseKey.case_id == Record.case_id, CaseKey.team_id == team_id))
+        .where(Record.seq > after_seq)
+    )
+    return list(db_session.execute(query))
+
+
+def last_record_seq(*, db_session: Session) -> int:
+    """The highest record number in the store (0 when there is none)."""
+    return db_session.scalar(select(func.max(Record.seq))) or 0
+
+
+def _shared_records(team_id: int) -> Select[Record, bytes]:
+    return select(Record, CaseKey.sealed_private_key).join(
+        CaseKey, and_(CaseKey.case_id == Record.case_id, CaseKey.team_id == team_id)
+    )
+
+
+def open_shared_records(
+    *, db_session: Session, operator: UnlockedOperator, team_id: int, after_seq: int, up_to_seq: int
+) -> Iterator[SharedRecord]:
+    """Decrypt, oldest first, the records numbered after `after_seq` up to `up_to_seq` in the cases shared
+    with a team. Raises NotInTeam. A record that does not open (damaged in the store) is left out."""
+    query = (
+        _shared_records(team_id)
+        .where(Record.seq > after_seq, Record.seq <= up_to_seq)
+        .order_by(Record.seq)
+        .execution_options(yield_per=1000)
+    )
+    team_key = team_private_key(db_session=db_session, operator=operator, team_id=team_id)
+    return _opened(((r, k) for r, k in db_session.execute(query)), team_key)
+
+
+def open_picked_records(
+    *,
+    db_session: Session,
+    operator: UnlockedOperator,
+    team_id: int,
+    case_ids: Collection[str] = (),
+    seqs: Collection[int] = (),
+) -> Iterator[SharedRecord]:
+    """Decrypt, oldest first, every record of `case_ids` and the records numbered in `seqs`, of the cases
+    shared with a team. Raises NotInTeam. A record that does not open is left out."""
+    team_key = team_private_key(db_session=db_session, operator=operator, team_id=team_id)
+    ids, numbers = list(case_ids), list(seqs)
+    found: dict[int, tuple[Record, bytes]] = {}
+    for start in range(0, max(len(ids), len(numbers)), _IN_CHUNK):
+        wanted = or_(
+            Record.case_id.in_(ids[start : start + _IN_CHUNK]),
+            Record.seq.in_(numbers[start : start + _IN_CHUNK]),
+        )
+        found.update((r.seq, (r, k)) for r, k in db_session.execute(_shared_records(team_id).where(wanted)))
+    return _opened((found[seq] for seq in sorted(found)), team_key)
+
+
+def _opened(rows: Iterator[tuple[Record, bytes]], team_key: bytes) -> Iterator[SharedRecord]:
+    case_keys: dict[str, bytes] = {}
+    for row, sealed_case_key in rows:
+        try:
+            key = case_keys.get(row.case_id)
+            if key is None:
+                key = case_keys[row.case_id] = unseal(sealed_case_key, team_key)
+            opened = open_stored(row, case_private_key=key)
+        except DecryptionError:
+            continue
+        yield SharedRecord(seq=row.seq, case_id=row.case_id, record=opened)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +14,7 @@ from haven.accounts import totp
 from haven.accounts.login import log_in, log_out, set_session_cookie
 from haven.accounts.models import Operator, Role
 from haven.cases import services as cases
+from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
 from haven.cases.states import TRANSITIONS, CaseState, InvalidTransition
 from haven.crypto.receipts import diceware
 from haven.dependencies import (
@@ -30,6 +31,8 @@ from haven.runtime import Runtime
 from haven.security.csrf import FIELD, token_matches
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
+
+MAX_PAGE = 100_000
 
 Csrf = Annotated[str, Form(alias=FIELD, max_length=200)]
 Text = Annotated[str, Form(max_length=40_000)]
@@ -102,9 +105,48 @@ def logout(request: Request, runtime: RuntimeDep, context: OperatorDep, csrf_tok
 
 
 @router.get("/")
-def queue(request: Request, runtime: RuntimeDep, context: OperatorDep, closed: bool = False) -> Response:
-    rows = cases.queue(db=runtime.db, operator=context.operator, closed=closed)
-    return _render(request, runtime, "queue.html", context, rows=rows, closed=closed)
+def queue(
+    request: Request,
+    runtime: RuntimeDep,
+    context: OperatorDep,
+    closed: bool = False,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+) -> Response:
+    # One more row than a page, to know whether there is a next page without counting every case.
+    rows = cases.queue(
+        db=runtime.db,
+        operator=context.operator,
+        closed=closed,
+        limit=cases.QUEUE_PAGE + 1,
+        offset=(page - 1) * cases.QUEUE_PAGE,
+    )
+    return _render(
+        request,
+        runtime,
+        "queue.html",
+        context,
+        rows=rows[: cases.QUEUE_PAGE],
+        closed=closed,
+        page=page,
+        first=(page - 1) * cases.QUEUE_PAGE + 1,
+        has_next=len(rows) > cases.QUEUE_PAGE,
+        max_query_chars=MAX_QUERY_CHARS,
+    )
+
+
+@router.get("/search")
+def search(request: Request, runtime: RuntimeDep, context: OperatorDep, q: str = "") -> Response:
+    def page(status_code: int = 200, **values: Any) -> Response:
+        values = {"q": q, "result": None, "error": None, "max_query_chars": MAX_QUERY_CHARS, **values}
+        return _render(request, runtime, "search.html", context, status_code, **values)
+
+    if not q.strip():
+        return page()
+    try:
+        result = runtime.search.search(operator=context.operator, session_id=context.session_id, query=q)
+    except QueryRejected:
+        return page(400, q="", error=f"Write between 1 and {MAX_QUERY_CHARS} characters.")
+    return page(result=result)
 
 
 @router.get("/cases/{case_id}")

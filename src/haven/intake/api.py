@@ -45,6 +45,7 @@ def submit(body: RequestIn, runtime: RuntimeDep) -> ReceiptOut:
             catalogue=runtime.catalogue,
             pepper=runtime.secrets.receipt_pepper,
             max_message_chars=runtime.settings.max_message_chars,
+            writer=runtime.writer,
         )
     except services.IntakeError as exc:
         raise _intake_problem(exc, body.language) from None
@@ -81,6 +82,7 @@ def follow_up(
             access=access,
             message=body.message,
             max_message_chars=runtime.settings.max_message_chars,
+            writer=runtime.writer,
         )
     except services.IntakeError as exc:
         raise _intake_problem(exc, "en") from None

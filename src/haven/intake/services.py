@@ -12,18 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from haven.accounts.services import intake_team
 from haven.audit.services import REQUESTER, record_event
-from haven.cases.models import Case, CaseKey
+from haven.cases.models import Case, CaseKey, Record
 from haven.cases.records import REQUESTER_VISIBLE, OpenedRecord, RecordKind, build_record, read_records
 from haven.cases.services import move
-from haven.cases.states import CaseState
+from haven.cases.states import CaseState, Priority
 from haven.clock import now_minute
 from haven.crypto import receipts
 from haven.crypto.keys import DecryptionError, KeyPair, lock, seal, unlock
-from haven.db import Database
+from haven.db import Base, Database, GroupCommit, values_of
 from haven.i18n import LANGUAGES
 from haven.intake.questionnaires import Catalogue, InvalidAnswer
 
@@ -107,22 +108,33 @@ def check_submission(
     return answers
 
 
-def submit_request(
+@dataclass(frozen=True)
+class SealedCase:
+    """A new case sealed and ready to insert; the receipt and the key go to the requester alone."""
+
+    case_id: str
+    receipt: str
+    case_private_key: bytes
+    rows: list[Base]  # the case, its key sealed to the team, the answers, the first message
+
+
+def seal_new_case(
     *,
-    db: Database,
-    submission: Submission,
-    catalogue: Catalogue,
+    request_type: str,
+    language: str,
+    answers: Mapping[str, str],
+    message: str,
+    priority: Priority,
+    team_id: int,
+    team_public_key: bytes,
     pepper: bytes,
-    max_message_chars: int,
     now: datetime | None = None,
-) -> IssuedReceipt:
-    """Store a new request, encrypted, and return its receipt once the case is durably committed."""
-    answers = check_submission(submission, catalogue=catalogue, max_message_chars=max_message_chars)
-    with db.read() as s:
-        team = intake_team(db_session=s)
-    if team is None:
-        raise IntakeClosed
-    # All the sealing happens before the write lock is taken: the single writer only inserts.
+) -> SealedCase:
+    """Build the rows of a new case from checked input: public keys and the pepper only, no session.
+
+    A fresh case keypair, its private half sealed to the team and locked under the receipt, and the
+    answers and message each sealed to the case. Nothing is written here.
+    """
     receipt = receipts.new_receipt()
     keys = receipts.receipt_keys(receipt, pepper=pepper)
     case_keys = KeyPair.generate()
@@ -130,37 +142,73 @@ def submit_request(
     at = now_minute(now)
     case = Case(
         id=case_id,
-        request_type=submission.request_type,
+        request_type=request_type,
         state=CaseState.NEW.value,
-        priority=catalogue.priority(answers).value,
-        team_id=team.id,
+        priority=priority.value,
+        team_id=team_id,
         created_at=at,
         updated_at=at,
         last_requester_at=at,
+        needs_reply=True,
         public_key=case_keys.public,
         receipt_lookup=keys.lookup,
         receipt_locked_key=lock(case_keys.private, keys.wrapping_key, context=_receipt_context(case_id)),
     )
-    rows = [
+    rows: list[Base] = [
         case,
         CaseKey(
-            case_id=case_id, team_id=team.id, sealed_private_key=seal(case_keys.private, team.public_key)
+            case_id=case_id, team_id=team_id, sealed_private_key=seal(case_keys.private, team_public_key)
         ),
         build_record(
             case=case,
             kind=RecordKind.ANSWERS,
-            content={"language": submission.language, "answers": answers},
+            content={"language": language, "answers": dict(answers)},
             now=now,
         ),
-        build_record(
-            case=case, kind=RecordKind.INBOUND, content={"text": submission.message.strip()}, now=now
-        ),
+        build_record(case=case, kind=RecordKind.INBOUND, content={"text": message}, now=now),
     ]
-    with db.write() as s:
-        s.add_all(rows)
-        s.flush()
-        record_event(db_session=s, actor=REQUESTER, action="case.created", case_id=case_id, now=now)
-    return IssuedReceipt(receipt, RequesterAccess(case_id, case_keys.private))
+    return SealedCase(case_id, receipt, case_keys.private, rows)
+
+
+def submit_request(
+    *,
+    db: Database,
+    submission: Submission,
+    catalogue: Catalogue,
+    pepper: bytes,
+    max_message_chars: int,
+    writer: GroupCommit | None = None,
+    now: datetime | None = None,
+) -> IssuedReceipt:
+    """Store a new request, encrypted, and return its receipt once the case is durably committed.
+
+    With a `writer`, the insert joins other requests' in one transaction and one fsync (group commit);
+    it still returns only after that commit."""
+    answers = check_submission(submission, catalogue=catalogue, max_message_chars=max_message_chars)
+    with db.read() as s:
+        team = intake_team(db_session=s)
+    if team is None:
+        raise IntakeClosed
+    # All the sealing happens before the write lock is taken: the single writer only inserts.
+    sealed = seal_new_case(
+        request_type=submission.request_type,
+        language=submission.language,
+        answers=answers,
+        message=submission.message.strip(),
+        priority=catalogue.priority(answers),
+        team_id=team.id,
+        team_public_key=team.public_key,
+        pepper=pepper,
+        now=now,
+    )
+
+    def insert_case(s: Session) -> None:
+        for row in sealed.rows:
+            s.execute(insert(type(row)), [values_of(row)])
+        record_event(db_session=s, actor=REQUESTER, action="case.created", case_id=sealed.case_id, now=now)
+
+    (writer or GroupCommit(db)).write(insert_case)
+    return IssuedReceipt(sealed.receipt, RequesterAccess(sealed.case_id, sealed.case_private_key))
 
 
 def open_with_receipt(*, db: Database, receipt_text: str, pepper: bytes) -> RequesterAccess | None:
@@ -207,6 +255,7 @@ def add_follow_up(
     access: RequesterAccess,
     message: str,
     max_message_chars: int,
+    writer: GroupCommit | None = None,
     now: datetime | None = None,
 ) -> None:
     """Add a requester's message; a case waiting on them, or closed, comes back to the queue."""
@@ -216,13 +265,16 @@ def add_follow_up(
     if case is None:
         raise IntakeError("case_gone")
     record = build_record(case=case, kind=RecordKind.INBOUND, content={"text": text}, now=now)
-    with db.write() as s:
-        case = s.get(Case, access.case_id)
-        if case is None:
-            raise IntakeError("case_gone")
-        s.add(record)
-        if case.state in (CaseState.WAITING, CaseState.CLOSED):
-            move(db_session=s, case=case, target=CaseState.IN_PROGRESS, actor=REQUESTER, now=now)
-        case.last_requester_at = case.updated_at = now_minute(now)
-        case.needs_reply = True
-        record_event(db_session=s, actor=REQUESTER, action="case.inbound", case_id=case.id, now=now)
+    (writer or GroupCommit(db)).write(lambda s: _append_inbound(s, access.case_id, record, now))
+
+
+def _append_inbound(s: Session, case_id: str, record: Record, now: datetime | None) -> None:
+    case = s.get(Case, case_id)
+    if case is None:
+        raise IntakeError("case_gone")
+    s.add(record)
+    if case.state in (CaseState.WAITING, CaseState.CLOSED):
+        move(db_session=s, case=case, target=CaseState.IN_PROGRESS, actor=REQUESTER, now=now)
+    case.last_requester_at = case.updated_at = now_minute(now)
+    case.needs_reply = True
+    record_event(db_session=s, actor=REQUESTER, action="case.inbound", case_id=case.id, now=now)

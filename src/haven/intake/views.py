@@ -87,6 +87,7 @@ async def submit_request(request: Request, lang: Lang, request_type: str, runtim
                 catalogue=runtime.catalogue,
                 pepper=runtime.secrets.receipt_pepper,
                 max_message_chars=runtime.settings.max_message_chars,
+                writer=runtime.writer,
             )
         )
     except services.IntakeError as exc:
@@ -171,6 +172,7 @@ def follow_up(
             access=requester.access,
             message=message,
             max_message_chars=runtime.settings.max_message_chars,
+            writer=runtime.writer,
         )
     except services.IntakeError as exc:
         view = services.read_thread(db=runtime.db, access=requester.access)

@@ -1,0 +1,236 @@
+"""`haven seed`: many realistic cases for benchmarks and load tests, with the real crypto.
+
+Each case goes through `intake.services.seal_new_case`, as a request from the web form does: its own
+X25519 keypair sealed to the intake team, a receipt lookup and the key locked under the receipt, the
+answers and the first message each sealed to the case. Worker processes do the sealing (it is nearly all
+of the cost); the parent only inserts, a batch per transaction, so a million cases take minutes.
+
+The history is that of a busy helpline: cases spread evenly over the past two years (1,500 a day is
+about a million), most of them closed, the open ones among the newest.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from haven.accounts.models import Membership
+from haven.accounts.services import intake_team
+from haven.audit.services import REQUESTER, Actor, PastEvent, record_events
+from haven.cases.models import Case, CaseKey, Record
+from haven.cases.states import CaseState
+from haven.db import Base, Database
+from haven.intake.questionnaires import Catalogue, default_catalogue
+from haven.intake.services import seal_new_case
+from haven.seeding_texts import LANGUAGE_WEIGHTS, message
+
+HISTORY = timedelta(days=730)
+OPEN_STATES = ((CaseState.NEW, 0.2), (CaseState.IN_PROGRESS, 0.5), (CaseState.WAITING, 0.3))
+DANGER = (("no", 0.7), ("unsure", 0.2), ("yes", 0.1))
+TYPE_WEIGHTS = {"leave_service": 3, "avoid_mobilisation": 4, "relative": 3, "legal": 2, "other": 1}
+
+
+class SeedingError(RuntimeError):
+    """The data directory cannot be seeded (no organisation, or no team that receives intake)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One worker's share: cases number `start` to `start + count - 1` of `total`, oldest first."""
+
+    start: int
+    count: int
+    total: int
+    closed_share: float
+    until: datetime
+    team_id: int
+    team_public_key: bytes
+    pepper: bytes
+    assignees: tuple[int, ...]
+    seed: int
+
+
+@dataclass
+class SealedBatch:
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    case_keys: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    events: list[PastEvent] = field(default_factory=list)
+    receipts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+def _weighted(rng: random.Random, choices: tuple[tuple[Any, float], ...]) -> Any:
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+
+
+def _answers(rng: random.Random, catalogue: Catalogue, request_type: str) -> dict[str, str]:
+    answers: dict[str, str] = {}
+    for question in catalogue.types[request_type].questions:
+        if question.id == "danger_now":
+            answers[question.id] = _weighted(rng, DANGER)
+        elif question.required or rng.random() < 0.7:
+            answers[question.id] = rng.choice(question.options).id
+    return catalogue.validate(request_type, answers)
+
+
+def _row(row: Base) -> dict[str, Any]:
+    """An ORM object as the values a bulk insert takes (an unset autoincrement key left to the database)."""
+    values = {column.key: getattr(row, column.key) for column in row.__table__.columns}
+    return {k: v for k, v in values.items() if not (v is None and row.__table__.columns[k].primary_key)}
+
+
+def seal_batch(batch: Batch) -> SealedBatch:
+    """Build and seal one batch of cases (runs in a worker process)."""
+    rng = random.Random(batch.seed * 1_000_003 + batch.start)
+    catalogue = default_catalogue()
+    types = tuple(TYPE_WEIGHTS.items())
+    step = HISTORY / batch.total
+    begin = batch.until - HISTORY
+    # The open cases are drawn from the newest ones: open_from is where that window starts.
+    open_share = 1.0 - batch.closed_share
+    window = min(1.0, 2 * open_share)
+    open_from = batch.total * (1.0 - window)
+    out = SealedBatch()
+    for index in range(batch.start, batch.start + batch.count):
+        created = begin + step * (index + rng.random())
+        request_type = _weighted(rng, types)
+        language = _weighted(rng, LANGUAGE_WEIGHTS)
+        answers = _answers(rng, catalogue, request_type)
+        sealed = seal_new_case(
+            request_type=request_type,
+            language=language,
+            answers=answers,
+            message=message(rng, language, request_type),
+            priority=catalogue.priority(answers),
+            team_id=batch.team_id,
+            team_public_key=batch.team_public_key,
+            pepper=batch.pepper,
+            now=created,
+        )
+        case = sealed.rows[0]
+        assert isinstance(case, Case)
+        is_open = window > 0 and index >= open_from and rng.random() < open_share / window
+        state = _weighted(rng, OPEN_STATES) if is_open else CaseState.CLOSED
+        if state is not CaseState.NEW:
+            case.state = state.value
+            case.assignee_id = rng.choice(batch.assignees) if batch.assignees else None
+            case.needs_reply = state is CaseState.IN_PROGRESS and rng.random() < 0.5
+            later = created + timedelta(minutes=rng.randint(10, 60 * 24 * 30))
+            case.updated_at = min(later, batch.until).replace(second=0, microsecond=0)
+        cases, keys, *records = (_row(r) for r in sealed.rows)
+        out.cases.append(cases)
+        out.case_keys.append(keys)
+        out.records.extend(records)
+        out.events.append(PastEvent(case.created_at, REQUESTER, "case.created", case.id))
+        if state is not CaseState.NEW:
+            actor = Actor("operator", case.assignee_id)
+            detail = f"{CaseState.NEW}->{state}"
+            out.events.append(PastEvent(case.updated_at, actor, "case.state", case.id, detail))
+        if len(out.receipts) < 3:
+            out.receipts.append(sealed.receipt)
+    return out
+
+
+def _insert(s: Session, sealed: SealedBatch) -> None:
+    # Core inserts on the tables: one executemany each, with no primary keys fetched back.
+    for model, rows in ((Case, sealed.cases), (CaseKey, sealed.case_keys), (Record, sealed.records)):
+        s.execute(insert(cast(Table, model.__table__)), rows)
+    record_events(db_session=s, events=sealed.events)
+
+
+def _sealed_in_order(jobs: list[Batch], workers: int) -> Iterator[SealedBatch]:
+    """Seal the batches in worker processes, at most two per worker in flight, yielding them in order."""
+    if workers <= 1:
+        yield from map(seal_batch, jobs)
+        return
+    # spawn, not fork: the parent may hold database connections and threads.
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pending: deque[Any] = deque()
+        queued = iter(jobs)
+        for job in queued:
+            pending.append(pool.apply_async(seal_batch, (job,)))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done = pending.popleft().get()
+            next_job = next(queued, None)
+            if next_job is not None:
+                pending.append(pool.apply_async(seal_batch, (next_job,)))
+            yield done
+
+
+def seed_cases(
+    *,
+    db: Database,
+    pepper: bytes,
+    count: int,
+    closed_share: float = 0.9,
+    workers: int | None = None,
+    batch_size: int = 1000,
+    until: datetime | None = None,
+    seed: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> list[str]:
+    """Add `count` sealed cases to the intake team; returns a few of their receipts."""
+    if not 0.0 <= closed_share <= 1.0:
+        raise ValueError("closed_share is a fraction between 0 and 1")
+    with db.read() as s:
+        team = intake_team(db_session=s)
+        if team is None:
+            raise SeedingError("no team receives intake here: make the organisation first (haven demo)")
+        assignees = tuple(s.scalars(select(Membership.operator_id).where(Membership.team_id == team.id)))
+        team_id, team_public_key = team.id, team.public_key
+    end = (until or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    base_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    jobs = [
+        Batch(
+            start=start,
+            count=min(batch_size, count - start),
+            total=count,
+            closed_share=closed_share,
+            until=end,
+            team_id=team_id,
+            team_public_key=team_public_key,
+            pepper=pepper,
+            assignees=assignees,
+            seed=base_seed,
+        )
+        for start in range(0, count, batch_size)
+    ]
+    workers = workers if workers is not None else os.cpu_count() or 1
+    started = time.monotonic()
+    done = 0
+    receipts: list[str] = []
+    for sealed in _sealed_in_order(jobs, min(workers, len(jobs))):
+        with db.write() as s:
+            _insert(s, sealed)
+        done += len(sealed.cases)
+        receipts.extend(sealed.receipts[: max(0, 5 - len(receipts))])
+        if progress is not None:
+            progress(Progress(done, count, time.monotonic() - started))
+    if not db.is_sqlite:
+        # PostgreSQL's autovacuum would analyse the new rows soon anyway; do it now so plans are settled.
+        with db.write() as s:
+            s.connection().exec_driver_sql("ANALYZE")
+    return receipts
