@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Query
 
 from haven.cases import services
-from haven.cases.schemas import CaseOut, QueueItem, RecordOut, SearchOut, StateIn, TextIn
+from haven.cases.schemas import CaseOut, QueueItem, RecordOut, SearchIn, SearchOut, StateIn, TextIn
 from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
 from haven.cases.states import InvalidTransition
 from haven.dependencies import OperatorDep, RuntimeDep, WritingOperatorDep
@@ -71,15 +71,15 @@ def list_cases(
     return [_item(r) for r in rows]
 
 
-# Declared before /{case_id}, which would otherwise take "search" for a case id.
-@router.get("/search", response_model=SearchOut)
-def search_cases(runtime: RuntimeDep, context: OperatorDep, q: Annotated[str, Query()] = "") -> SearchOut:
+@router.post("/search", response_model=SearchOut)
+def search_cases(body: SearchIn, runtime: RuntimeDep, context: OperatorDep) -> SearchOut:
     """The cases of the operator's teams holding every word of `q` (any case, in any part), newest first.
 
-    The first search after logging in decrypts the teams' cases and takes a while.
+    A POST, so the words never appear in a URL (and so in no proxy log). The first search after logging
+    in decrypts the teams' cases and takes a while.
     """
     try:
-        result = runtime.search.search(operator=context.operator, session_id=context.session_id, query=q)
+        result = runtime.search.search(operator=context.operator, session_id=context.session_id, query=body.q)
     except QueryRejected:
         raise Problem(422, f"q: write between 1 and {MAX_QUERY_CHARS} characters.") from None
     return SearchOut(total=result.total, cases=[_item(r) for r in result.rows])

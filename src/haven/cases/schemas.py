@@ -20,6 +20,10 @@ class QueueItem(BaseModel):
     updated_at: datetime
 
 
+class SearchIn(BaseModel):
+    q: str = Field(description="Words that must all occur in a case (parts of words match too)")
+
+
 class SearchOut(BaseModel):
     total: int = Field(description="How many cases match; at most `limit` of them are listed")
     cases: list[QueueItem] = Field(description="The matching cases, newest first")

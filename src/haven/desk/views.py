@@ -134,19 +134,37 @@ def queue(
     )
 
 
-@router.get("/search")
-def search(request: Request, runtime: RuntimeDep, context: OperatorDep, q: str = "") -> Response:
-    def page(status_code: int = 200, **values: Any) -> Response:
-        values = {"q": q, "result": None, "error": None, "max_query_chars": MAX_QUERY_CHARS, **values}
-        return _render(request, runtime, "search.html", context, status_code, **values)
+def _search_page(
+    request: Request, runtime: Runtime, context: OperatorContext, status_code: int = 200, **values: Any
+) -> Response:
+    values = {"q": "", "result": None, "error": None, "max_query_chars": MAX_QUERY_CHARS, **values}
+    return _render(request, runtime, "search.html", context, status_code, **values)
 
+
+@router.get("/search")
+def search_form(request: Request, runtime: RuntimeDep, context: OperatorDep) -> Response:
+    return _search_page(request, runtime, context)
+
+
+@router.post("/search")
+def search(
+    request: Request,
+    runtime: RuntimeDep,
+    context: OperatorDep,
+    csrf: Csrf = "",
+    q: Annotated[str, Form(max_length=4 * MAX_QUERY_CHARS)] = "",
+) -> Response:
+    """The words searched for come in a POST body: never in a URL, so never in history or a proxy log."""
+    _checked(context, csrf)
     if not q.strip():
-        return page()
+        return _search_page(request, runtime, context)
     try:
         result = runtime.search.search(operator=context.operator, session_id=context.session_id, query=q)
     except QueryRejected:
-        return page(400, q="", error=f"Write between 1 and {MAX_QUERY_CHARS} characters.")
-    return page(result=result)
+        return _search_page(
+            request, runtime, context, 400, error=f"Write between 1 and {MAX_QUERY_CHARS} characters."
+        )
+    return _search_page(request, runtime, context, q=q, result=result)
 
 
 @router.get("/cases/{case_id}")
