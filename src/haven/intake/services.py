@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haven.accounts.services import intake_team
@@ -24,7 +24,7 @@ from haven.cases.states import CaseState, Priority
 from haven.clock import now_minute
 from haven.crypto import receipts
 from haven.crypto.keys import DecryptionError, KeyPair, lock, seal, unlock
-from haven.db import Base, Database, GroupCommit, values_of
+from haven.db import Base, Database, GroupCommit, insert_rows
 from haven.i18n import LANGUAGES
 from haven.intake.questionnaires import Catalogue, InvalidAnswer
 
@@ -203,8 +203,7 @@ def submit_request(
     )
 
     def insert_case(s: Session) -> None:
-        for row in sealed.rows:
-            s.execute(insert(type(row)), [values_of(row)])
+        insert_rows(s, sealed.rows)
         record_event(db_session=s, actor=REQUESTER, action="case.created", case_id=sealed.case_id, now=now)
 
     (writer or GroupCommit(db)).write(insert_case)
