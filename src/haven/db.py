@@ -41,8 +41,9 @@ class Base(DeclarativeBase):
 
 def insert_rows(session: Session, rows: Sequence[Base]) -> None:
     """Insert rows built as ORM objects with Core statements, skipping the unit of work's bookkeeping."""
+    connection = session.connection()  # the session's transaction, without the ORM's statement layer
     for row in rows:
-        session.execute(insert(cast(Table, row.__table__)), [values_of(row)])
+        connection.execute(insert(cast(Table, row.__table__)), [values_of(row)])
 
 
 def values_of(row: Base) -> dict[str, Any]:

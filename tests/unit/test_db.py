@@ -72,7 +72,7 @@ def test_the_checkpointer_moves_a_grown_wal_into_the_database(sqlite_db: Databas
 
 
 def _event(db_session: Session, detail: str) -> int:
-    return record_event(db_session=db_session, actor=SYSTEM, action="test.write", detail=detail).id
+    return record_event(db_session=db_session, actor=SYSTEM, action="test.write", detail=detail)
 
 
 def _details(db: Database) -> list[str]:

@@ -17,7 +17,7 @@ def _record_five(db: Database) -> list[int]:
             record_event(db_session=s, actor=SYSTEM, action="case.note", case_id="c2"),
             record_event(db_session=s, actor=SYSTEM, action="case.inbound", case_id="c2"),
         ]
-        return [e.id for e in events]
+        return events
 
 
 def test_the_chain_is_intact_after_several_events(db: Database) -> None:
