@@ -17,12 +17,14 @@ from haven.config import Settings
 from haven.db import Checkpointer, Database
 from haven.dependencies import CsrfRejected, NotLoggedIn, NotPermitted
 from haven.desk import views as desk_views
+from haven.i18n import Translator
 from haven.intake import api as intake_api
 from haven.intake import views as intake_views
-from haven.problems import HANDLERS, LastResort, error_page, is_api, problem_response
+from haven.problems import HANDLERS, LastResort, error_page, is_api, page_language, problem_response
 from haven.runtime import Runtime
 from haven.security.headers import SecurityHeaders
 from haven.security.limits import BodySizeLimit
+from haven.security.ratelimit import RateLimited
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -59,6 +61,30 @@ async def _case_forbidden(request: Request, exc: Exception) -> Response:
     return error_page(request, 403, "error_case_forbidden")
 
 
+async def _rate_limited(request: Request, exc: Exception) -> Response:
+    # Nothing was stored: say so, and when to try again (pages that hold typed text keep it themselves).
+    assert isinstance(exc, RateLimited)
+    status = 503 if exc.busy else 429
+    key = "rate_limited_busy" if exc.busy else "rate_limited"
+    response: Response
+    if is_api(request):
+        detail = f"{Translator('en')(key, seconds=exc.retry_after)} Nothing was stored."
+        response = problem_response(status, detail, retry_after=exc.retry_after)
+    else:
+        runtime: Runtime = request.app.state.runtime
+        language = page_language(request)
+        t = Translator(language)
+        template = "desk/error.html" if request.url.path.startswith("/desk") else "public/error.html"
+        response = runtime.templates.TemplateResponse(
+            request,
+            template,
+            {"t": t, "lang": language, "status": status, "message": t(key, seconds=exc.retry_after)},
+            status_code=status,
+        )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def app_from_environment() -> FastAPI:
     """The app of one worker among several (`haven serve --workers N` hands its settings over as HAVEN_*)."""
     return create_app(Settings.from_env())
@@ -90,6 +116,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             NotPermitted: _not_permitted,
             CaseNotFound: _case_not_found,
             CaseForbidden: _case_forbidden,
+            RateLimited: _rate_limited,
         },
     )
     app.state.runtime = runtime

@@ -35,6 +35,10 @@ class Settings:
     max_message_chars: int = 10_000
     log_level: str = "WARNING"
     org_name: str = "Haven"
+    # Per-process rate limits (security/ratelimit.py); off is for benchmarks only.
+    rate_limits: bool = True
+    # Key rate limits by X-Forwarded-For: only behind a proxy that sets it (clients could forge it).
+    trust_proxy_headers: bool = False
 
     @property
     def secure_cookies(self) -> bool:
@@ -112,6 +116,8 @@ _FIELDS: dict[str, type] = {
     "max_message_chars": int,
     "log_level": str,
     "org_name": str,
+    "rate_limits": bool,
+    "trust_proxy_headers": bool,
 }
 
 

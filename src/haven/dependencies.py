@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -12,6 +12,7 @@ from haven.accounts.services import UnlockedOperator
 from haven.intake.services import RequesterAccess
 from haven.runtime import Runtime
 from haven.security.csrf import HEADER, token_matches
+from haven.security.ratelimit import Action
 
 OPERATOR_COOKIE = "haven_session"
 REQUESTER_COOKIE = "haven_requester"
@@ -23,6 +24,15 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def limited(action: Action) -> Any:
+    """A route's dependency that counts the request against `action`'s rate limits (RateLimited if over)."""
+
+    async def count(request: Request, runtime: RuntimeDep) -> None:
+        runtime.limits.check_request(action, request)
+
+    return Depends(count)
 
 
 class NotLoggedIn(Exception):

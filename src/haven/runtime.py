@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from haven.accounts.lockout import UnknownNames
 from haven.cases.search import SearchIndexes
 from haven.config import Settings
 from haven.crypto.kdf import KdfParams
@@ -14,6 +15,7 @@ from haven.crypto.server_secret import ServerSecrets, load_or_create
 from haven.db import Database, GroupCommit
 from haven.i18n import LANGUAGES, NATIVE_NAMES
 from haven.intake.questionnaires import Catalogue, default_catalogue
+from haven.security.ratelimit import RateLimiter
 from haven.security.sessions import MemoryBackend, SessionBackend, SessionStore
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -31,6 +33,9 @@ class Runtime:
     search: SearchIndexes
     # Intake's writes, many requests to one commit (started and stopped with the app).
     writer: GroupCommit
+    # Rate limits and the lockouts of usernames that do not exist: this process's memory only.
+    limits: RateLimiter
+    unknown_names: UnknownNames
 
     @property
     def kdf(self) -> KdfParams:
@@ -59,6 +64,10 @@ class Runtime:
             templates=templates,
             search=SearchIndexes(db=database, sessions=sessions, catalogue=catalogue),
             writer=GroupCommit(database),
+            limits=RateLimiter(
+                enabled=settings.rate_limits, trust_proxy_headers=settings.trust_proxy_headers
+            ),
+            unknown_names=UnknownNames(),
         )
 
 

@@ -64,6 +64,9 @@ def scan(paths: Iterable[Path], markers: Iterable[str]) -> list[Hit]:
     ]
     hits: list[Hit] = []
     for path in paths:
-        content = path.read_bytes()
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:  # a running PostgreSQL removes some of its files (pg_internal.init)
+            continue
         hits.extend(Hit(path, marker, name) for marker, name, pattern in patterns if pattern in content)
     return hits

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import Response
 
-from haven.accounts.services import UnlockedOperator, authenticate
+from haven.accounts.lockout import AccountLocked, record_failed_login
+from haven.accounts.services import LoginFailed, UnknownOperator, UnlockedOperator, authenticate
 from haven.dependencies import OPERATOR_COOKIE
 from haven.runtime import Runtime
+
+# Argon2id takes 128 MiB and most of a second: a burst of logins waits its turn rather than exhausting
+# memory (the thread pool would otherwise run dozens at once).
+_ARGON2_AT_ONCE = threading.BoundedSemaphore(2)
 
 
 def log_in(
     runtime: Runtime, *, username: str, passphrase: str, code: str
 ) -> tuple[UnlockedOperator, str, str]:
-    """Check the credentials (raises LoginFailed) and open a session: (operator, cookie token, CSRF token)."""
-    with runtime.db.write() as s:
-        operator = authenticate(
-            db_session=s,
-            username=username,
-            passphrase=passphrase,
-            code=code,
-            totp_key=runtime.secrets.totp_key,
-            kdf=runtime.kdf,
-        )
+    """Check the credentials and open a session: (operator, cookie token, CSRF token).
+
+    Blocks (Argon2id): call it in a thread. Raises LoginFailed, or AccountLocked once too many logins for
+    this username have failed in a row; a username nobody has locks the same way, so neither the answer
+    nor its timing tells who has an account.
+    """
+    runtime.unknown_names.refuse_if_locked(username)
+    try:
+        with _ARGON2_AT_ONCE:
+            operator = authenticate(
+                db=runtime.db,
+                username=username,
+                passphrase=passphrase,
+                code=code,
+                totp_key=runtime.secrets.totp_key,
+                kdf=runtime.kdf,
+            )
+    except UnknownOperator:
+        locked_until = runtime.unknown_names.failed(username)
+        if locked_until is not None:
+            raise AccountLocked(locked_until) from None
+        raise
+    except LoginFailed:
+        with runtime.db.write() as s:
+            locked_until = record_failed_login(db_session=s, username=username)
+        if locked_until is not None:
+            raise AccountLocked(locked_until) from None
+        raise
     token, csrf = runtime.sessions.start(
         kind="operator",
         subject=str(operator.id),

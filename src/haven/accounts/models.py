@@ -58,6 +58,9 @@ class Operator(Base):
     must_change_passphrase: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Failed logins in a row, and until when (to the minute) the account refuses any (accounts/lockout.py).
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
 
 
 class Membership(Base):

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haven.accounts import totp
+from haven.accounts import lockout, totp
 from haven.accounts.models import Membership, Operator, Organisation, Role, Team
 from haven.audit.services import SYSTEM, Actor, record_event
 from haven.clock import now_minute
@@ -28,6 +28,7 @@ from haven.crypto.keys import (
     unlock_with_passphrase,
     unseal,
 )
+from haven.db import Database
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
@@ -41,6 +42,10 @@ class AccountError(Exception):
 
 class LoginFailed(AccountError):
     """Username, passphrase or code wrong; deliberately does not say which."""
+
+
+class UnknownOperator(LoginFailed):
+    """No active operator has that username (told apart only inside the process, never to the caller)."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,7 @@ def grant_membership(
 
 def authenticate(
     *,
-    db_session: Session,
+    db: Database,
     username: str,
     passphrase: str,
     code: str,
@@ -221,25 +226,42 @@ def authenticate(
     kdf: KdfParams,
     now: datetime | None = None,
 ) -> UnlockedOperator:
-    """Check passphrase and one-time code and open the operator's private key; raises LoginFailed."""
-    operator = db_session.scalar(select(Operator).where(Operator.username == username.strip().lower()))
+    """Check passphrase and one-time code and open the operator's private key.
+
+    Argon2id (most of a second, by design) runs outside any transaction: on SQLite a write transaction
+    holds the one writer lock, and intake must never wait for somebody's login. The one-time code is
+    checked and spent in a short write transaction afterwards.
+
+    Raises LoginFailed (UnknownOperator for a username nobody has), or AccountLocked while the account is
+    locked, before the passphrase is tried. A failure is not counted here: the caller counts it in a
+    transaction of its own (lockout.record_failed_login).
+    """
+    with db.read() as s:
+        operator = s.scalar(select(Operator).where(Operator.username == username.strip().lower()))
     if operator is None or not operator.active:
         # Spend the same Argon2id time as a real attempt, so timing does not reveal who has an account.
         passphrase_key(passphrase, bytes(SALT_BYTES), kdf)
-        raise LoginFailed
+        raise UnknownOperator
+    lockout.refuse_if_locked(operator, now=now)
     try:
         private_key = unlock_with_passphrase(
             operator.locked_private_key, passphrase, KdfParams(operator.kdf_opslimit, operator.kdf_memlimit)
         )
     except DecryptionError:
         raise LoginFailed from None
-    secret = unlock(operator.locked_totp_secret, totp_key, context=_TOTP_CONTEXT).decode("ascii")
-    step = totp.matching_step(secret, code, last_step=operator.totp_last_step, now=now)
-    if step is None:
-        raise LoginFailed
-    operator.totp_last_step = step
-    unlocked = UnlockedOperator(operator.id, operator.username, Role(operator.role), private_key)
-    record_event(db_session=db_session, actor=unlocked.actor, action="operator.login", now=now)
+    with db.write() as s:
+        row = s.get(Operator, operator.id)
+        if row is None or not row.active:
+            raise LoginFailed
+        lockout.refuse_if_locked(row, now=now)
+        secret = unlock(row.locked_totp_secret, totp_key, context=_TOTP_CONTEXT).decode("ascii")
+        step = totp.matching_step(secret, code, last_step=row.totp_last_step, now=now)
+        if step is None:
+            raise LoginFailed
+        row.totp_last_step = step
+        lockout.clear_failures(row)
+        unlocked = UnlockedOperator(row.id, row.username, Role(row.role), private_key)
+        record_event(db_session=s, actor=unlocked.actor, action="operator.login", now=now)
     return unlocked
 
 

@@ -65,5 +65,8 @@ def lock_with_passphrase(secret: bytes, passphrase: str, params: KdfParams) -> b
 
 
 def unlock_with_passphrase(locked: bytes, passphrase: str, params: KdfParams) -> bytes:
+    if len(locked) < SALT_BYTES:
+        # Argon2id would refuse the short salt with its own ValueError: a damaged key is a DecryptionError.
+        raise DecryptionError("wrapped key is too short")
     salt, rest = locked[:SALT_BYTES], locked[SALT_BYTES:]
     return unlock(rest, passphrase_key(passphrase, salt, params), context=_PASSPHRASE_CONTEXT)

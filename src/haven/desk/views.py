@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from haven.accounts import services as accounts
 from haven.accounts import totp
+from haven.accounts.lockout import AccountLocked, is_locked, unlock_operator
 from haven.accounts.login import log_in, log_out, set_session_cookie
 from haven.accounts.models import Operator, Role
 from haven.cases import services as cases
@@ -29,6 +30,7 @@ from haven.i18n import Translator
 from haven.intake.services import IntakeError, check_message
 from haven.runtime import Runtime
 from haven.security.csrf import FIELD, token_matches
+from haven.security.ratelimit import Action, RateLimited
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
@@ -84,8 +86,24 @@ async def login(
     code: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     try:
+        runtime.limits.check_request(Action.LOGIN, request)
+        # Argon2id takes most of a second: never on the event loop.
         _operator, token, _csrf = await run_in_threadpool(
             log_in, runtime, username=username, passphrase=passphrase, code=code
+        )
+    except RateLimited as exc:
+        message = Translator("en")(
+            "rate_limited_busy" if exc.busy else "rate_limited", seconds=exc.retry_after
+        )
+        status = 503 if exc.busy else 429
+        response = _render(
+            request, runtime, "login.html", status_code=status, error=message, username=username
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except AccountLocked as locked:
+        return _render(
+            request, runtime, "login.html", status_code=423, error=locked.message(), username=username
         )
     except accounts.LoginFailed:
         return _render(
@@ -274,6 +292,7 @@ def _admin_page(
         teams = accounts.list_teams(db_session=s)
         members = accounts.memberships(db_session=s)
     values.setdefault("error", None)
+    values.setdefault("locked", {op.id for op in operators if is_locked(op)})
     values.setdefault("created", None)
     return _render(
         request,
@@ -354,6 +373,23 @@ async def create_operator(
         "qr_svg": segno.make(uri, error="m").svg_inline(scale=4),
     }
     return _admin_page(request, runtime, context, 201, created=created)
+
+
+@router.post("/admin/unlock")
+def unlock(
+    request: Request,
+    runtime: RuntimeDep,
+    context: AdminDep,
+    operator_id: Annotated[int, Form()] = 0,
+    csrf_token: Csrf = "",
+) -> Response:
+    """Lift a lockout after too many failed logins (and forget the failures)."""
+    _checked(context, csrf_token)
+    with runtime.db.write() as s:
+        found = unlock_operator(db_session=s, operator_id=operator_id, by=context.operator.actor)
+    if not found:
+        return _admin_page(request, runtime, context, 400, error="No such operator.")
+    return RedirectResponse("/desk/admin", status_code=303)
 
 
 @router.post("/admin/grants")

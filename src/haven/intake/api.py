@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header
 
-from haven.dependencies import RuntimeDep
+from haven.dependencies import RuntimeDep, limited
 from haven.i18n import Translator
 from haven.intake import services
 from haven.intake.schemas import MessageIn, ReceiptOut, RequestIn, ThreadMessage, ThreadOut
 from haven.problems import Problem
+from haven.security.ratelimit import Action
 
 router = APIRouter(prefix="/api/v1/requests", tags=["requests"])
 
@@ -35,7 +36,7 @@ def _access(runtime: RuntimeDep, authorization: str | None) -> services.Requeste
     return access
 
 
-@router.post("", status_code=201, response_model=ReceiptOut)
+@router.post("", status_code=201, response_model=ReceiptOut, dependencies=[limited(Action.INTAKE)])
 def submit(body: RequestIn, runtime: RuntimeDep) -> ReceiptOut:
     """Submit a request. The receipt comes back only once the encrypted case is durably stored."""
     try:
@@ -54,7 +55,7 @@ def submit(body: RequestIn, runtime: RuntimeDep) -> ReceiptOut:
     return ReceiptOut(receipt=issued.receipt)
 
 
-@router.get("/me", response_model=ThreadOut)
+@router.get("/me", response_model=ThreadOut, dependencies=[limited(Action.RECEIPT)])
 def my_thread(runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> ThreadOut:
     """The requester's thread: their messages and the replies (never internal notes)."""
     thread = services.read_thread(db=runtime.db, access=_access(runtime, authorization))
@@ -70,7 +71,9 @@ def my_thread(runtime: RuntimeDep, authorization: Annotated[str | None, Header()
     )
 
 
-@router.post("/me/messages", status_code=201)
+@router.post(
+    "/me/messages", status_code=201, dependencies=[limited(Action.RECEIPT), limited(Action.FOLLOW_UP)]
+)
 def follow_up(
     body: MessageIn, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
 ) -> dict[str, str]:

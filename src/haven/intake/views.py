@@ -16,6 +16,7 @@ from haven.i18n import Translator
 from haven.intake import lang_path, services
 from haven.runtime import Runtime
 from haven.security.csrf import FIELD, token_matches
+from haven.security.ratelimit import Action, RateLimited
 
 lang_path.register()
 router = APIRouter(include_in_schema=False)
@@ -32,6 +33,18 @@ def _render(
         {"t": Translator(lang), "lang": lang, "catalogue": runtime.catalogue, **context},
         status_code=status_code,
     )
+
+
+def _over_limit(
+    request: Request, runtime: Runtime, lang: str, template: str, exc: RateLimited, **context: Any
+) -> Response:
+    """The page again, saying when to try again; whatever the requester typed stays in the form."""
+    key = "rate_limited_busy" if exc.busy else "rate_limited"
+    message = Translator(lang)(key, seconds=exc.retry_after)
+    status = 503 if exc.busy else 429
+    response = _render(request, runtime, lang, template, status, limited=message, **context)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _start_requester_session(runtime: Runtime, response: Response, access: services.RequesterAccess) -> None:
@@ -78,6 +91,11 @@ async def submit_request(request: Request, lang: Lang, request_type: str, runtim
     form = await request.form()
     answers = _answers_from(form, {q.id for q in kind.questions})
     message = str(form.get("message", ""))
+    try:
+        runtime.limits.check_request(Action.INTAKE, request)
+    except RateLimited as exc:
+        kept = {"kind": kind, "answers": answers, "message": message, "errors": {}}
+        return _over_limit(request, runtime, lang, "request.html", exc, **kept)
     submission = services.Submission(request_type, lang, answers, message)
     try:
         issued = await run_in_threadpool(
@@ -121,6 +139,10 @@ def return_form(request: Request, lang: Lang, runtime: RuntimeDep) -> Response:
 def check_receipt(
     request: Request, lang: Lang, runtime: RuntimeDep, receipt: Annotated[str, Form(max_length=400)] = ""
 ) -> Response:
+    try:
+        runtime.limits.check_request(Action.RECEIPT, request)
+    except RateLimited as exc:
+        return _over_limit(request, runtime, lang, "return.html", exc, error=None)
     access = services.open_with_receipt(
         db=runtime.db, receipt_text=receipt, pepper=runtime.secrets.receipt_pepper
     )
@@ -165,6 +187,24 @@ def follow_up(
     if not token_matches(requester.csrf_token, csrf_token):
         return _render(
             request, runtime, lang, "error.html", 403, status=403, message=Translator(lang)("error_form_old")
+        )
+    try:
+        runtime.limits.check_request(Action.FOLLOW_UP, request)
+    except RateLimited as exc:
+        view = services.read_thread(db=runtime.db, access=requester.access)
+        if view is None:
+            return _render(request, runtime, lang, "return.html", 404, error="case_gone")
+        return _over_limit(
+            request,
+            runtime,
+            lang,
+            "thread.html",
+            exc,
+            thread=view,
+            csrf_token=requester.csrf_token,
+            sent=False,
+            error=None,
+            message=message,
         )
     try:
         services.add_follow_up(

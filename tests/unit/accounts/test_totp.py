@@ -43,7 +43,6 @@ def test_a_replayed_code_does_not_log_in_twice(runtime: Runtime, org: Org) -> No
         "totp_key": runtime.secrets.totp_key,
         "kdf": WEAK_KDF,
     }
-    with runtime.db.write() as s:
-        assert authenticate(db_session=s, code=code, **credentials).id == org.intake.id
-    with runtime.db.write() as s, pytest.raises(LoginFailed):
-        authenticate(db_session=s, code=code, **credentials)
+    assert authenticate(db=runtime.db, code=code, **credentials).id == org.intake.id
+    with pytest.raises(LoginFailed):
+        authenticate(db=runtime.db, code=code, **credentials)
