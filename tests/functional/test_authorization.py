@@ -1,0 +1,532 @@
+"""Who may call what: every route of the app, as every kind of caller.
+
+The table RULES below is the specification. It names, for each route (method and path, exactly as in the
+app's route table), a rule; a rule says what each caller gets. The tests are generated from the app's
+own routes, so a route added without a line here fails with its name, and a line for a route that is gone
+fails too. Each state-changing call carries a valid CSRF token and a valid body, so what is tested is
+who may call, never the CSRF check or the input rules.
+
+Callers: nobody (no session), the requester (a receipt session from the return form, and the receipt in
+`Authorization: Receipt` for the API), olena (an operator of the intake team, "team A"), lawyer (an
+operator of the legal team, "team B"), the coordinator and the admin (both in both teams).
+
+Answers: OK (2xx, or a redirect that is not to a login page); LOGIN (the API: 401 problem; the desk: 303
+to /desk/login; the requester's pages: 303 to the return form or a 401 page); FORBIDDEN (403: the role
+does not allow it); NOT_SHARED (403: the case exists but is not shared with any of the caller's teams).
+
+Runs on SQLite only: one app and one organisation for the whole module keep it quick (the routes'
+behaviour on PostgreSQL is covered by the other functional tests).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from httpx2 import Response
+from sqlalchemy import select
+from starlette.routing import Mount, Route
+
+from haven.accounts.models import Operator, Role, Team
+from haven.accounts.services import (
+    UnlockedOperator,
+    create_operator,
+    create_organisation,
+    create_team,
+)
+from haven.app import create_app
+from haven.cases.models import Case
+from haven.cases.states import Priority
+from haven.config import Settings
+from haven.crypto.keys import unlock_with_passphrase
+from haven.db import Database
+from haven.dependencies import OPERATOR_COOKIE, REQUESTER_COOKIE
+from haven.intake import services as intake
+from haven.migrate import upgrade
+from haven.runtime import Runtime
+from tests.conftest import PEOPLE, PROBLEM, WEAK_KDF, Person, api_login
+
+
+class Answer(Enum):
+    OK = "ok"
+    LOGIN = "login required"
+    FORBIDDEN = "forbidden"
+    NOT_SHARED = "not shared with the caller's teams"
+
+
+OK, LOGIN, FORBIDDEN, NOT_SHARED = Answer.OK, Answer.LOGIN, Answer.FORBIDDEN, Answer.NOT_SHARED
+
+CALLERS = ("anonymous", "requester", "olena", "lawyer", "coordinator", "admin")
+OPERATORS = ("olena", "lawyer", "coordinator", "admin")
+TEAM_OF = {"intake": ("olena", "coordinator", "admin"), "legal": ("lawyer", "coordinator", "admin")}
+
+Rule = Callable[[str, str], Answer]  # (caller, the team of the case in the path) -> answer
+
+
+def public(caller: str, team: str) -> Answer:
+    return OK
+
+
+def operators(caller: str, team: str) -> Answer:
+    return OK if caller in OPERATORS else LOGIN
+
+
+def admins(caller: str, team: str) -> Answer:
+    if caller not in OPERATORS:
+        return LOGIN
+    return OK if caller == "admin" else FORBIDDEN
+
+
+def the_cases_team(caller: str, team: str) -> Answer:
+    if caller not in OPERATORS:
+        return LOGIN
+    return OK if caller in TEAM_OF[team] else NOT_SHARED
+
+
+def the_requester(caller: str, team: str) -> Answer:
+    return OK if caller == "requester" else LOGIN
+
+
+# fmt: off
+RULES: dict[tuple[str, str], Rule] = {
+    # The requester's API: anyone may ask for help; only the receipt opens a thread.
+    ("POST",   "/api/v1/requests"):                      public,
+    ("GET",    "/api/v1/requests/me"):                   the_requester,
+    ("POST",   "/api/v1/requests/me/messages"):          the_requester,
+    # Operator sessions: anyone may try to log in (here: with another operator's right credentials),
+    # and logging out is harmless without a session.
+    ("POST",   "/api/v1/session"):                       public,
+    ("DELETE", "/api/v1/session"):                       public,
+    # Cases over the API.
+    ("GET",    "/api/v1/cases"):                         operators,
+    ("POST",   "/api/v1/cases/search"):                  operators,
+    ("GET",    "/api/v1/cases/{case_id}"):               the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/messages"):      the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/notes"):         the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/state"):         the_cases_team,
+    # The desk.
+    ("GET",    "/desk/login"):                           public,
+    ("POST",   "/desk/login"):                           public,
+    ("POST",   "/desk/logout"):                          operators,
+    ("GET",    "/desk/"):                                operators,
+    ("GET",    "/desk/search"):                          operators,
+    ("POST",   "/desk/search"):                          operators,
+    ("GET",    "/desk/cases/{case_id}"):                 the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/reply"):           the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/note"):            the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/state"):           the_cases_team,
+    ("GET",    "/desk/account"):                         operators,
+    ("POST",   "/desk/account/passphrase"):              operators,
+    ("GET",    "/desk/admin"):                           admins,
+    ("POST",   "/desk/admin/teams"):                     admins,
+    ("POST",   "/desk/admin/operators"):                 admins,
+    ("POST",   "/desk/admin/unlock"):                    admins,
+    ("POST",   "/desk/admin/grants"):                    admins,
+    # The requester's pages.
+    ("GET",    "/"):                                     public,
+    ("GET",    "/{lang:lang}/"):                         public,
+    ("GET",    "/{lang:lang}/request/{request_type}"):   public,
+    ("POST",   "/{lang:lang}/request/{request_type}"):   public,
+    ("GET",    "/{lang:lang}/return"):                   public,
+    ("POST",   "/{lang:lang}/return"):                   public,
+    ("GET",    "/{lang:lang}/thread"):                   the_requester,
+    ("POST",   "/{lang:lang}/thread"):                   the_requester,
+    ("POST",   "/{lang:lang}/leave"):                    public,
+}
+# fmt: on
+
+# Served by the app but not routes of ours: the files under /static and the OpenAPI document.
+NOT_RULED = ("/static", "/api/v1/openapi.json")
+
+
+def app_routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route in the app's route table, in order (included routers unfolded)."""
+    found: list[tuple[str, str]] = []
+    for route in iter_route_contexts(app.routes):
+        if route.path in NOT_RULED and isinstance(route.original_route, Mount | Route):
+            continue
+        methods = set(route.methods or {"(no method)"})
+        if "GET" in methods:
+            methods.discard("HEAD")  # answered by the GET route itself
+        found.extend((method, route.path or "(no path)") for method in sorted(methods))
+    return found
+
+
+def _routes_of_a_fresh_app() -> list[tuple[str, str]]:
+    # Built at collection, so that the tests are generated from the real route table.
+    with tempfile.TemporaryDirectory() as directory:
+        app = create_app(Settings(data_dir=Path(directory)))
+        try:
+            return app_routes(app)
+        finally:
+            app.state.runtime.close()
+
+
+ROUTES = _routes_of_a_fresh_app()
+
+
+@dataclass
+class Caller:
+    name: str
+    cookies: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    csrf: str = ""
+
+
+@dataclass
+class World:
+    client: TestClient
+    runtime: Runtime
+    people: dict[str, Person]
+    callers: dict[str, Caller]
+    receipt: str
+    case_of: dict[str, str]  # team slug -> the id of a case shared with that team only
+    team_ids: dict[str, int]
+    spare_count: int = 0
+
+    def spare_operator(self) -> Person:
+        """A new operator in no team: someone else's right credentials, for the login routes."""
+        self.spare_count += 1
+        return add_operator(self.runtime, f"spare{self.spare_count}", Role.OPERATOR)
+
+    def spare_session(self, caller: Caller) -> Caller:
+        """A second session of the same operator, for the logout routes (the caller's own stays open)."""
+        person = self.people[caller.name]
+        token, csrf = self.runtime.sessions.start(
+            kind="operator",
+            subject=str(person.id),
+            key=person.unlocked.private_key,
+            idle_seconds=600,
+            label=f"{person.role.value}:{person.username}",
+        )
+        return Caller(caller.name, {OPERATOR_COOKIE: token}, {"X-CSRF-Token": csrf}, csrf)
+
+    def spare_requester(self) -> Caller:
+        """A second receipt session, from the return form, for the leave route."""
+        self.client.cookies.clear()
+        opened = self.client.post("/en/return", data={"receipt": self.receipt}, follow_redirects=False)
+        assert opened.status_code == 303, opened.text
+        return Caller("requester", {REQUESTER_COOKIE: opened.cookies[REQUESTER_COOKIE]})
+
+    def case_state(self, case_id: str) -> str:
+        with self.runtime.db.read() as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            return case.state
+
+
+def add_operator(runtime: Runtime, username: str, role: Role, teams: list[Team] | None = None) -> Person:
+    passphrase = f"correct horse battery {username}"
+    with runtime.db.write() as s:
+        new = create_operator(
+            db_session=s,
+            username=username,
+            passphrase=passphrase,
+            role=role,
+            kdf=WEAK_KDF,
+            totp_key=runtime.secrets.totp_key,
+        )
+        operator_id = new.operator.id
+        key = unlock_with_passphrase(new.operator.locked_private_key, passphrase, WEAK_KDF)
+    return Person(
+        username,
+        passphrase,
+        new.totp_secret,
+        role,
+        operator_id,
+        UnlockedOperator(operator_id, username, role, key),
+    )
+
+
+MARKER = {"intake": "marmot-marker-7031", "legal": "ibex-marker-2262"}
+
+
+def make_organisation(runtime: Runtime) -> dict[str, Person]:
+    """The conftest organisation: admin and coordinator in both teams, olena in intake, lawyer in legal."""
+    with runtime.db.write() as s:
+        create_organisation(db_session=s, name="Test helpline")
+    people = {username: add_operator(runtime, username, role) for username, role, _teams in PEOPLE}
+    with runtime.db.write() as s:
+        for slug in ("intake", "legal"):
+            members = [s.get(Operator, people[u].id) for u, _r, teams in PEOPLE if slug in teams]
+            create_team(
+                db_session=s,
+                slug=slug,
+                name=slug.title(),
+                members=[m for m in members if m is not None],
+                receives_intake=slug == "intake",
+            )
+    return people
+
+
+def seal_case_for(runtime: Runtime, team_slug: str, message: str) -> intake.SealedCase:
+    """A new case sealed to one team and stored (requests sent over HTTP all go to intake)."""
+    with runtime.db.read() as s:
+        team = s.scalars(select(Team).where(Team.slug == team_slug)).one()
+        team_id, public_key = team.id, team.public_key
+    sealed = intake.seal_new_case(
+        request_type="legal",
+        language="en",
+        answers={"danger_now": "no", "topic": "other"},
+        message=message,
+        priority=Priority.NORMAL,
+        team_id=team_id,
+        team_public_key=public_key,
+        pepper=runtime.secrets.receipt_pepper,
+    )
+    with runtime.db.write() as s:
+        s.add_all(sealed.rows)
+    return sealed
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("authorization") / "data",
+        kdf_opslimit=WEAK_KDF.opslimit,
+        kdf_memlimit=WEAK_KDF.memlimit,
+        # Hundreds of calls, many of them logins and new requests, from one address: the rate limits
+        # would answer 429 long before the matrix is done. They have tests of their own.
+        rate_limits=False,
+    )
+    settings.data_dir.mkdir(parents=True)
+    database = Database.from_url(settings.resolved_database_url)
+    upgrade(database)
+    app = create_app(settings, db=database)
+    runtime: Runtime = app.state.runtime
+    people = make_organisation(runtime)
+    with TestClient(app, base_url="https://testserver") as client:
+        submitted = client.post(
+            "/api/v1/requests",
+            json={
+                "type": "legal",
+                "language": "en",
+                "answers": {"danger_now": "no", "topic": "other"},
+                "message": f"Help {MARKER['intake']}",
+            },
+        )
+        assert submitted.status_code == 201, submitted.text
+        receipt = submitted.json()["receipt"]
+        access = intake.open_with_receipt(
+            db=database, receipt_text=receipt, pepper=runtime.secrets.receipt_pepper
+        )
+        assert access is not None
+        with database.read() as s:
+            team_ids = {t.slug: t.id for t in s.scalars(select(Team))}
+        legal_case = seal_case_for(runtime, "legal", f"Help {MARKER['legal']}").case_id
+        w = World(
+            client,
+            runtime,
+            people,
+            {},
+            receipt,
+            {"intake": access.case_id, "legal": legal_case},
+            team_ids,
+        )
+        w.callers["anonymous"] = Caller("anonymous")
+        requester = w.spare_requester()
+        thread = client.get(
+            "/en/thread", headers={"Cookie": f"{REQUESTER_COOKIE}={requester.cookies[REQUESTER_COOKIE]}"}
+        )
+        found = re.search(r'name="csrf_token" value="([^"]+)"', thread.text)
+        assert found, thread.text
+        requester.csrf = found.group(1)
+        requester.headers = {"Authorization": f"Receipt {receipt}"}
+        w.callers["requester"] = requester
+        for name in OPERATORS:
+            client.cookies.clear()
+            headers = api_login(client, people[name])
+            w.callers[name] = Caller(
+                name, {OPERATOR_COOKIE: client.cookies[OPERATOR_COOKIE]}, headers, headers["X-CSRF-Token"]
+            )
+        yield w
+    runtime.close()
+
+
+@dataclass(frozen=True)
+class Call:
+    """What one caller sends to one route, with valid input; `done` tells that an OK call did its work."""
+
+    caller: Caller
+    json: Mapping[str, Any] | None = None
+    form: Mapping[str, Any] | None = None
+    done: Callable[[Response], bool] | None = None
+
+
+def _login_json(w: World, caller: Caller) -> Call:
+    spare = w.spare_operator()
+    return Call(
+        caller, json={"username": spare.username, "passphrase": spare.passphrase, "totp": spare.code()}
+    )
+
+
+def _login_form(w: World, caller: Caller) -> Call:
+    spare = w.spare_operator()
+    return Call(
+        caller, form={"username": spare.username, "passphrase": spare.passphrase, "code": spare.code()}
+    )
+
+
+def _own_session_kept(w: World, caller: Caller) -> Caller:
+    if caller.name in OPERATORS:
+        return w.spare_session(caller)
+    if caller.name == "requester":
+        return w.spare_requester()
+    return caller
+
+
+def _ends_the_session(w: World, caller: Caller) -> Call:
+    spare = _own_session_kept(w, caller)
+    token = spare.cookies.get(OPERATOR_COOKIE)
+
+    def ended(_response: Response) -> bool:
+        return w.runtime.sessions.resolve(token, kind="operator") is None
+
+    return Call(spare, form={"csrf_token": spare.csrf}, done=ended if token else None)
+
+
+def _state_unchanged(w: World, caller: Caller, case_id: str, *, form: bool) -> Call:
+    # Moving a case to the state it is in changes nothing: the call is valid whatever ran before.
+    state = w.case_state(case_id)
+    if form:
+        return Call(caller, form={"state": state, "csrf_token": caller.csrf})
+    return Call(caller, json={"state": state})
+
+
+def _text(caller: Caller, key: str = "text") -> Call:
+    return Call(caller, form={key: f"written by {caller.name}", "csrf_token": caller.csrf})
+
+
+Builder = Callable[[World, Caller, str], Call]  # (world, caller, case id) -> the call
+
+BODIES: dict[tuple[str, str], Builder] = {
+    ("POST", "/api/v1/requests"): lambda w, c, _: Call(
+        c,
+        json={
+            "type": "legal",
+            "language": "en",
+            "answers": {"danger_now": "no", "topic": "other"},
+            "message": "Help",
+        },
+    ),
+    ("POST", "/api/v1/requests/me/messages"): lambda w, c, _: Call(c, json={"message": "Still here"}),
+    ("POST", "/api/v1/session"): lambda w, c, _: _login_json(w, c),
+    ("DELETE", "/api/v1/session"): lambda w, c, _: _ends_the_session(w, c),
+    ("POST", "/api/v1/cases/search"): lambda w, c, _: Call(c, json={"q": "help"}),
+    ("POST", "/api/v1/cases/{case_id}/messages"): lambda w, c, _: Call(c, json={"text": "A reply"}),
+    ("POST", "/api/v1/cases/{case_id}/notes"): lambda w, c, _: Call(c, json={"text": "A note"}),
+    ("POST", "/api/v1/cases/{case_id}/state"): lambda w, c, case: _state_unchanged(w, c, case, form=False),
+    ("POST", "/desk/login"): lambda w, c, _: _login_form(w, c),
+    ("POST", "/desk/logout"): lambda w, c, _: _ends_the_session(w, c),
+    ("POST", "/desk/search"): lambda w, c, _: Call(c, form={"q": "help", "csrf_token": c.csrf}),
+    ("POST", "/desk/cases/{case_id}/reply"): lambda w, c, _: _text(c),
+    ("POST", "/desk/cases/{case_id}/note"): lambda w, c, _: _text(c),
+    ("POST", "/desk/cases/{case_id}/state"): lambda w, c, case: _state_unchanged(w, c, case, form=True),
+    ("POST", "/desk/account/passphrase"): lambda w, c, _: Call(
+        c,
+        form={
+            "current": w.people[c.name].passphrase if c.name in w.people else "",
+            "new": "a brand new long passphrase",
+            "repeat": "a brand new long passphrase",
+            "csrf_token": c.csrf,
+        },
+    ),
+    ("POST", "/desk/admin/teams"): lambda w, c, _: Call(
+        c, form={"slug": f"matrix-{c.name}", "name": f"Matrix {c.name}", "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/admin/operators"): lambda w, c, _: Call(
+        c, form={"username": f"matrix-{c.name}", "role": "operator", "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/admin/unlock"): lambda w, c, _: Call(
+        c, form={"operator_id": w.spare_operator().id, "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/admin/grants"): lambda w, c, _: Call(
+        c, form={"operator_id": w.spare_operator().id, "team_id": w.team_ids["intake"], "csrf_token": c.csrf}
+    ),
+    ("POST", "/{lang:lang}/request/{request_type}"): lambda w, c, _: Call(
+        c, form={"q_danger_now": "no", "q_topic": "other", "message": "Help"}
+    ),
+    ("POST", "/{lang:lang}/return"): lambda w, c, _: Call(c, form={"receipt": w.receipt}),
+    ("POST", "/{lang:lang}/thread"): lambda w, c, _: _text(c, "message"),
+    ("POST", "/{lang:lang}/leave"): lambda w, c, _: Call(_own_session_kept(w, c)),
+}
+
+
+def _url(path: str, case_id: str) -> str:
+    return path.replace("{case_id}", case_id).replace("{lang:lang}", "en").replace("{request_type}", "legal")
+
+
+LOGIN_PAGES = ("/desk/login", "/en/return")
+
+
+def _assert_answer(response: Response, expected: Answer, path: str, call: Call) -> None:
+    status, location = response.status_code, response.headers.get("location", "")
+    kind = "api" if path.startswith("/api/") else "desk" if path.startswith("/desk") else "pages"
+    assert status < 500, response.text
+    if expected is OK:
+        assert 200 <= status < 400, f"{status}: {response.text[:300]}"
+        if call.done is not None:
+            assert call.done(response), "the call answered but did not do its work"
+        elif 300 <= status < 400:
+            assert location not in LOGIN_PAGES, f"redirected to {location}"
+        return
+    for marker in MARKER.values():
+        assert marker not in response.text
+    if expected is LOGIN:
+        if kind == "api":
+            assert status == 401, response.text
+        elif kind == "desk":
+            assert (status, location) == (303, "/desk/login")
+        else:
+            assert (status, location) in ((303, "/en/return"), (401, ""))
+    else:  # FORBIDDEN or NOT_SHARED: both a 403
+        assert status == 403, f"{status}: {response.text[:300]}"
+    if kind == "api":
+        assert response.headers["content-type"].startswith(PROBLEM)
+        assert response.json()["detail"]
+
+
+def _cases() -> Iterator[Any]:
+    for method, path in ROUTES:
+        teams = ("intake", "legal") if "{case_id}" in path else ("intake",)
+        for team in teams:
+            of_team = f" of {team}" if team != "intake" else ""
+            for caller in CALLERS:
+                yield pytest.param(method, path, team, caller, id=f"{method} {path}{of_team} as {caller}")
+
+
+@pytest.mark.parametrize(("method", "path", "team", "caller"), list(_cases()))
+def test_who_may_call_what(world: World, method: str, path: str, team: str, caller: str) -> None:
+    rule = RULES.get((method, path))
+    if rule is None:
+        pytest.fail(f"{method} {path} has no rule in RULES (tests/functional/test_authorization.py): add one")
+    expected = rule(caller, team)
+    case_id = world.case_of[team]
+    who = world.callers[caller]
+    build = BODIES.get((method, path))
+    call = build(world, who, case_id) if build else Call(who)
+    cookie = "; ".join(f"{k}={v}" for k, v in call.caller.cookies.items())
+    headers = {**call.caller.headers, **({"Cookie": cookie} if cookie else {})}
+    world.client.cookies.clear()
+    response = world.client.request(
+        method,
+        _url(path, case_id),
+        headers=headers,
+        json=call.json,
+        data=call.form,
+        follow_redirects=False,
+    )
+    _assert_answer(response, expected, path, call)
+
+
+def test_every_rule_names_a_route_of_the_app() -> None:
+    stale = sorted(set(RULES) - set(ROUTES))
+    assert not stale, f"rules for routes the app no longer has: {stale}"
