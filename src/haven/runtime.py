@@ -15,6 +15,7 @@ from haven.crypto.server_secret import ServerSecrets, load_or_create
 from haven.db import Database, GroupCommit
 from haven.i18n import LANGUAGES, NATIVE_NAMES
 from haven.intake.questionnaires import Catalogue, default_catalogue
+from haven.intake.services import ReceivingTeam
 from haven.security.ratelimit import RateLimiter
 from haven.security.sessions import MemoryBackend, SessionBackend, SessionStore
 
@@ -33,6 +34,8 @@ class Runtime:
     search: SearchIndexes
     # Intake's writes, many requests to one commit (started and stopped with the app).
     writer: GroupCommit
+    # The team new requests are sealed to, re-read every few seconds rather than on every request.
+    receiving: ReceivingTeam
     # Rate limits and the lockouts of usernames that do not exist: this process's memory only.
     limits: RateLimiter
     unknown_names: UnknownNames
@@ -64,6 +67,7 @@ class Runtime:
             templates=templates,
             search=SearchIndexes(db=database, sessions=sessions, catalogue=catalogue),
             writer=GroupCommit(database),
+            receiving=ReceivingTeam(database),
             limits=RateLimiter(
                 enabled=settings.rate_limits, trust_proxy_headers=settings.trust_proxy_headers
             ),

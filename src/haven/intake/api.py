@@ -47,6 +47,7 @@ def submit(body: RequestIn, runtime: RuntimeDep) -> ReceiptOut:
             pepper=runtime.secrets.receipt_pepper,
             max_message_chars=runtime.settings.max_message_chars,
             writer=runtime.writer,
+            receiving=runtime.receiving,
         )
     except services.IntakeError as exc:
         raise _intake_problem(exc, body.language) from None

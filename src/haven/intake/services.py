@@ -7,7 +7,10 @@ so a receipt handed out always means the case is on disk.
 
 from __future__ import annotations
 
+import math
 import secrets
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,6 +173,34 @@ def seal_new_case(
     return SealedCase(case_id, receipt, case_keys.private, rows)
 
 
+@dataclass(frozen=True)
+class IntakeTarget:
+    id: int
+    public_key: bytes
+
+
+class ReceivingTeam:
+    """The team that receives new requests and its public key, read from the store at most every
+    `seconds` (intake asks for it on every request). A new intake team, or a rotated team key, reaches new
+    requests within that time; a case sealed to the previous key in between stays readable by that team."""
+
+    def __init__(self, db: Database, *, seconds: float = 5.0) -> None:
+        self._db = db
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._read_at = -math.inf
+        self._target: IntakeTarget | None = None
+
+    def current(self) -> IntakeTarget | None:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self._seconds or self._target is None:
+                with self._db.read() as s:
+                    team = intake_team(db_session=s)
+                self._target = IntakeTarget(team.id, team.public_key) if team else None
+                self._read_at = time.monotonic()
+            return self._target
+
+
 def submit_request(
     *,
     db: Database,
@@ -178,6 +209,7 @@ def submit_request(
     pepper: bytes,
     max_message_chars: int,
     writer: GroupCommit | None = None,
+    receiving: ReceivingTeam | None = None,
     now: datetime | None = None,
 ) -> IssuedReceipt:
     """Store a new request, encrypted, and return its receipt once the case is durably committed.
@@ -185,8 +217,7 @@ def submit_request(
     With a `writer`, the insert joins other requests' in one transaction and one fsync (group commit);
     it still returns only after that commit."""
     answers = check_submission(submission, catalogue=catalogue, max_message_chars=max_message_chars)
-    with db.read() as s:
-        team = intake_team(db_session=s)
+    team = (receiving or ReceivingTeam(db, seconds=0)).current()
     if team is None:
         raise IntakeClosed
     # All the sealing happens before the write lock is taken: the single writer only inserts.

@@ -106,6 +106,7 @@ async def submit_request(request: Request, lang: Lang, request_type: str, runtim
                 pepper=runtime.secrets.receipt_pepper,
                 max_message_chars=runtime.settings.max_message_chars,
                 writer=runtime.writer,
+                receiving=runtime.receiving,
             )
         )
     except services.IntakeError as exc:
