@@ -29,7 +29,7 @@ from haven.accounts.services import intake_team
 from haven.audit.services import REQUESTER, Actor, PastEvent, record_events
 from haven.cases.models import Case, CaseKey, Record
 from haven.cases.states import CaseState
-from haven.db import Base, Database
+from haven.db import Database, values_of
 from haven.intake.questionnaires import Catalogue, default_catalogue
 from haven.intake.services import seal_new_case
 from haven.seeding_texts import LANGUAGE_WEIGHTS, message
@@ -94,12 +94,6 @@ def _answers(rng: random.Random, catalogue: Catalogue, request_type: str) -> dic
     return catalogue.validate(request_type, answers)
 
 
-def _row(row: Base) -> dict[str, Any]:
-    """An ORM object as the values a bulk insert takes (an unset autoincrement key left to the database)."""
-    values = {column.key: getattr(row, column.key) for column in row.__table__.columns}
-    return {k: v for k, v in values.items() if not (v is None and row.__table__.columns[k].primary_key)}
-
-
 def seal_batch(batch: Batch) -> SealedBatch:
     """Build and seal one batch of cases (runs in a worker process)."""
     rng = random.Random(batch.seed * 1_000_003 + batch.start)
@@ -138,7 +132,7 @@ def seal_batch(batch: Batch) -> SealedBatch:
             case.needs_reply = state is CaseState.IN_PROGRESS and rng.random() < 0.5
             later = created + timedelta(minutes=rng.randint(10, 60 * 24 * 30))
             case.updated_at = min(later, batch.until).replace(second=0, microsecond=0)
-        cases, keys, *records = (_row(r) for r in sealed.rows)
+        cases, keys, *records = (values_of(r) for r in sealed.rows)
         out.cases.append(cases)
         out.case_keys.append(keys)
         out.records.extend(records)

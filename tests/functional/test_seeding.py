@@ -4,7 +4,9 @@ intake team and by their requesters, and chained into the audit log."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -12,6 +14,8 @@ from haven.audit.models import AuditEvent
 from haven.audit.services import first_broken_link
 from haven.cases.models import Case, CaseKey, Record
 from haven.cases.states import CaseState
+from haven.cli import main
+from haven.db import Database
 from haven.intake.services import open_with_receipt, read_thread
 from haven.runtime import Runtime
 from haven.seeding import seed_cases
@@ -78,3 +82,28 @@ def test_seeding_keeps_the_audit_chain_intact(runtime: Runtime, org: Org) -> Non
         assert first_broken_link(db_session=s) is None
         created = s.scalar(select(func.count()).where(AuditEvent.action == "case.created"))
     assert created == 30
+
+
+def test_the_seed_command_adds_cases_to_a_demo_and_reports_its_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HAVEN_KDF_OPSLIMIT", "1")
+    monkeypatch.setenv("HAVEN_KDF_MEMLIMIT", "8192")
+    monkeypatch.delenv("HAVEN_DATABASE_URL", raising=False)
+    assert main(["demo", "--no-serve", "--data-dir", str(tmp_path)]) == 0
+    assert main(["seed", "--data-dir", str(tmp_path), "--cases", "12", "--workers", "1"]) == 0
+    assert "12 / 12 cases" in capsys.readouterr().out
+    database = Database.from_url(f"sqlite:///{tmp_path / 'haven.db'}")
+    with database.read() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == 12 + 5  # and the demo's five
+    database.dispose()
+
+
+def test_the_seed_command_refuses_a_data_dir_that_is_not_a_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HAVEN_KDF_OPSLIMIT", "1")
+    monkeypatch.setenv("HAVEN_KDF_MEMLIMIT", "8192")
+    assert main(["init", "--data-dir", str(tmp_path)]) == 0
+    assert main(["seed", "--data-dir", str(tmp_path), "--cases", "5"]) == 1
+    assert "holds no demo organisation" in capsys.readouterr().err
