@@ -50,15 +50,11 @@ async def _not_permitted(request: Request, exc: Exception) -> Response:
 
 
 async def _case_not_found(request: Request, exc: Exception) -> Response:
+    # CaseForbidden too: another team's case answers exactly like a case that does not exist, so a stolen
+    # account cannot learn which case ids are real.
     if is_api(request):
-        return problem_response(404, "There is no case with that id.")
+        return problem_response(404, "There is no case with that id shared with your teams.")
     return error_page(request, 404, "error_not_found")
-
-
-async def _case_forbidden(request: Request, exc: Exception) -> Response:
-    if is_api(request):
-        return problem_response(403, "This case is not shared with any of your teams.")
-    return error_page(request, 403, "error_case_forbidden")
 
 
 async def _rate_limited(request: Request, exc: Exception) -> Response:
@@ -115,7 +111,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             CsrfRejected: _csrf_rejected,
             NotPermitted: _not_permitted,
             CaseNotFound: _case_not_found,
-            CaseForbidden: _case_forbidden,
+            CaseForbidden: _case_not_found,
             RateLimited: _rate_limited,
         },
     )

@@ -12,7 +12,8 @@ operator of the legal team, "team B"), the coordinator and the admin (both in bo
 
 Answers: OK (2xx, or a redirect that is not to a login page); LOGIN (the API: 401 problem; the desk: 303
 to /desk/login; the requester's pages: 303 to the return form or a 401 page); FORBIDDEN (403: the role
-does not allow it); NOT_SHARED (403: the case exists but is not shared with any of the caller's teams).
+does not allow it); NOT_SHARED (404, exactly as for a case that does not exist: the case is not shared
+with the caller's teams).
 
 Runs on SQLite only: one app and one organisation for the whole module keep it quick (the routes'
 behaviour on PostgreSQL is covered by the other functional tests).
@@ -487,7 +488,9 @@ def _assert_answer(response: Response, expected: Answer, path: str, call: Call) 
             assert (status, location) == (303, "/desk/login")
         else:
             assert (status, location) in ((303, "/en/return"), (401, ""))
-    else:  # FORBIDDEN or NOT_SHARED: both a 403
+    elif expected is NOT_SHARED:  # exactly like a case that does not exist
+        assert status == 404, f"{status}: {response.text[:300]}"
+    else:
         assert status == 403, f"{status}: {response.text[:300]}"
     if kind == "api":
         assert response.headers["content-type"].startswith(PROBLEM)

@@ -178,16 +178,18 @@ def test_a_forbidden_state_move_comes_back_with_a_notice(client: TestClient, org
     assert response.headers["location"] == f"/desk/cases/{case_id}?notice=bad_state"
 
 
-def test_a_case_of_another_team_is_403(client: TestClient, org: Org) -> None:
+def test_a_case_of_another_team_looks_like_no_case_at_all(client: TestClient, org: Org) -> None:
     _submit(client)
     _desk_login(client, org.intake)
     case_id = _only_case_id(client)
     client.cookies.clear()
     csrf = _desk_login(client, org.legal)
-    assert client.get(f"/desk/cases/{case_id}").status_code == 403
+    unknown = client.get("/desk/cases/zzzzzzzzzzzzzzzz")
+    page = client.get(f"/desk/cases/{case_id}")
+    assert (page.status_code, page.text) == (404, unknown.text)
     assert (
         client.post(f"/desk/cases/{case_id}/note", data={"text": MARKER, "csrf_token": csrf}).status_code
-        == 403
+        == 404
     )
 
 

@@ -23,10 +23,10 @@ T = TypeVar("T")
 def _guarded(call: Callable[[], T]) -> T:
     try:
         return call()
-    except services.CaseNotFound:
-        raise Problem(404, "There is no case with that id.") from None
-    except services.CaseForbidden:
-        raise Problem(403, "This case is not shared with any of your teams.") from None
+    except (services.CaseNotFound, services.CaseForbidden):
+        # Another team's case answers exactly like a case that does not exist: a stolen account must not
+        # learn which case ids are real.
+        raise Problem(404, "There is no case with that id shared with your teams.") from None
     except InvalidTransition as exc:
         raise Problem(409, str(exc)) from None
 
