@@ -96,7 +96,7 @@ def seed_demo(runtime: Runtime, data_dir: Path) -> Path:
     """Create the demo organisation, users and cases; write DIR/demo-credentials.json (demo only)."""
     users: list[dict[str, object]] = []
     with runtime.db.write() as s:
-        create_organisation(db_session=s, name="Haven demo")
+        recovery = create_organisation(db_session=s, name="Haven demo")
         made: dict[str, Operator] = {}
         for username, role, teams in DEMO_USERS:
             passphrase = f"demo passphrase for {username}"
@@ -139,6 +139,9 @@ def seed_demo(runtime: Runtime, data_dir: Path) -> Path:
             {
                 "users": users,
                 "receipts": [r.receipt for r in receipts],
+                # A real organisation's recovery key is printed once and never stored; a demo's is
+                # kept here so that its backups can be restored (`haven restore --recovery-key-file`).
+                "recovery_key": format_recovery_key(recovery),
                 "note": "DEMO ONLY: never use these.",
             },
             handle,
