@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from xkcdpass import xkcd_password
 
 from haven.crypto.kdf import keyed_hash
+from haven.crypto.randomness import choices
 
 RECEIPT_WORDS = 7
 _SEPARATORS = re.compile(r"[^a-z]+")
@@ -35,7 +35,7 @@ def entropy_bits(words: int = RECEIPT_WORDS) -> float:
 
 def diceware(count: int) -> str:
     words = wordlist()
-    return " ".join(secrets.choice(words) for _ in range(count))
+    return " ".join(choices(words, count))
 
 
 def new_receipt() -> str:

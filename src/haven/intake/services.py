@@ -8,7 +8,6 @@ so a receipt handed out always means the case is on disk.
 from __future__ import annotations
 
 import math
-import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from haven.cases.states import CaseState, Priority
 from haven.clock import now_minute
 from haven.crypto import receipts
 from haven.crypto.keys import DecryptionError, KeyPair, lock, seal, unlock
+from haven.crypto.randomness import choices
 from haven.db import Base, Database, GroupCommit, insert_rows
 from haven.i18n import LANGUAGES
 from haven.intake.questionnaires import Catalogue, InvalidAnswer
@@ -79,7 +79,7 @@ class RequesterThread:
 
 
 def new_case_id() -> str:
-    return "".join(secrets.choice(CASE_ID_ALPHABET) for _ in range(CASE_ID_CHARS))
+    return "".join(choices(CASE_ID_ALPHABET, CASE_ID_CHARS))
 
 
 def _receipt_context(case_id: str) -> bytes:
