@@ -165,6 +165,9 @@ class Org:
     legal: Person  # an operator of the legal team only
     recovery_key: bytes
 
+    def by_username(self) -> dict[str, Person]:
+        return {p.username: p for p in (self.admin, self.coordinator, self.intake, self.legal)}
+
 
 PEOPLE = (
     ("admin", Role.ADMIN, ("intake", "legal")),
@@ -174,38 +177,45 @@ PEOPLE = (
 )
 
 
-@pytest.fixture
-def org(runtime: Runtime) -> Org:
-    people: dict[str, Person] = {}
-    rows: dict[str, Operator] = {}
+def add_operator(runtime: Runtime, username: str, role: Role) -> Person:
+    """A new operator (no team yet), with their credentials and unlocked key."""
+    passphrase = f"correct horse battery {username}"
+    with runtime.db.write() as s:
+        new = create_operator(
+            db_session=s,
+            username=username,
+            passphrase=passphrase,
+            role=role,
+            kdf=WEAK_KDF,
+            totp_key=runtime.secrets.totp_key,
+        )
+        operator_id = new.operator.id
+        key = unlock_with_passphrase(new.operator.locked_private_key, passphrase, WEAK_KDF)
+    unlocked = UnlockedOperator(operator_id, username, role, key)
+    return Person(username, passphrase, new.totp_secret, role, operator_id, unlocked)
+
+
+def make_organisation(runtime: Runtime) -> Org:
+    """Admin and coordinator in both teams, olena in intake (which receives requests), lawyer in legal."""
     with runtime.db.write() as s:
         recovery = create_organisation(db_session=s, name="Test helpline")
-        for username, role, _teams in PEOPLE:
-            passphrase = f"correct horse battery {username}"
-            new = create_operator(
-                db_session=s,
-                username=username,
-                passphrase=passphrase,
-                role=role,
-                kdf=WEAK_KDF,
-                totp_key=runtime.secrets.totp_key,
-            )
-            rows[username] = new.operator
-            key = unlock_with_passphrase(new.operator.locked_private_key, passphrase, WEAK_KDF)
-            people[username] = Person(
-                username,
-                passphrase,
-                new.totp_secret,
-                role,
-                new.operator.id,
-                UnlockedOperator(new.operator.id, username, role, key),
-            )
+    people = {username: add_operator(runtime, username, role) for username, role, _teams in PEOPLE}
+    with runtime.db.write() as s:
         for slug in ("intake", "legal"):
-            members = [rows[u] for u, _r, teams in PEOPLE if slug in teams]
+            members = [s.get(Operator, people[u].id) for u, _r, teams in PEOPLE if slug in teams]
             create_team(
-                db_session=s, slug=slug, name=slug.title(), members=members, receives_intake=slug == "intake"
+                db_session=s,
+                slug=slug,
+                name=slug.title(),
+                members=[m for m in members if m is not None],
+                receives_intake=slug == "intake",
             )
     return Org(people["admin"], people["coordinator"], people["olena"], people["lawyer"], recovery)
+
+
+@pytest.fixture
+def org(runtime: Runtime) -> Org:
+    return make_organisation(runtime)
 
 
 @pytest.fixture

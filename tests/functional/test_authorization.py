@@ -36,24 +36,17 @@ from httpx2 import Response
 from sqlalchemy import select
 from starlette.routing import Mount, Route
 
-from haven.accounts.models import Operator, Role, Team
-from haven.accounts.services import (
-    UnlockedOperator,
-    create_operator,
-    create_organisation,
-    create_team,
-)
+from haven.accounts.models import Role, Team
 from haven.app import create_app
 from haven.cases.models import Case
 from haven.cases.states import Priority
 from haven.config import Settings
-from haven.crypto.keys import unlock_with_passphrase
 from haven.db import Database
 from haven.dependencies import OPERATOR_COOKIE, REQUESTER_COOKIE
 from haven.intake import services as intake
 from haven.migrate import upgrade
 from haven.runtime import Runtime
-from tests.conftest import PEOPLE, PROBLEM, WEAK_KDF, Person, api_login
+from tests.conftest import PROBLEM, WEAK_KDF, Person, add_operator, api_login, make_organisation
 
 
 class Answer(Enum):
@@ -224,48 +217,7 @@ class World:
             return case.state
 
 
-def add_operator(runtime: Runtime, username: str, role: Role, teams: list[Team] | None = None) -> Person:
-    passphrase = f"correct horse battery {username}"
-    with runtime.db.write() as s:
-        new = create_operator(
-            db_session=s,
-            username=username,
-            passphrase=passphrase,
-            role=role,
-            kdf=WEAK_KDF,
-            totp_key=runtime.secrets.totp_key,
-        )
-        operator_id = new.operator.id
-        key = unlock_with_passphrase(new.operator.locked_private_key, passphrase, WEAK_KDF)
-    return Person(
-        username,
-        passphrase,
-        new.totp_secret,
-        role,
-        operator_id,
-        UnlockedOperator(operator_id, username, role, key),
-    )
-
-
 MARKER = {"intake": "marmot-marker-7031", "legal": "ibex-marker-2262"}
-
-
-def make_organisation(runtime: Runtime) -> dict[str, Person]:
-    """The conftest organisation: admin and coordinator in both teams, olena in intake, lawyer in legal."""
-    with runtime.db.write() as s:
-        create_organisation(db_session=s, name="Test helpline")
-    people = {username: add_operator(runtime, username, role) for username, role, _teams in PEOPLE}
-    with runtime.db.write() as s:
-        for slug in ("intake", "legal"):
-            members = [s.get(Operator, people[u].id) for u, _r, teams in PEOPLE if slug in teams]
-            create_team(
-                db_session=s,
-                slug=slug,
-                name=slug.title(),
-                members=[m for m in members if m is not None],
-                receives_intake=slug == "intake",
-            )
-    return people
 
 
 def seal_case_for(runtime: Runtime, team_slug: str, message: str) -> intake.SealedCase:
@@ -303,7 +255,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     upgrade(database)
     app = create_app(settings, db=database)
     runtime: Runtime = app.state.runtime
-    people = make_organisation(runtime)
+    people = make_organisation(runtime).by_username()
     with TestClient(app, base_url="https://testserver") as client:
         submitted = client.post(
             "/api/v1/requests",

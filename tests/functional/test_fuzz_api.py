@@ -34,8 +34,8 @@ from haven.i18n import LANGUAGES
 from haven.intake.questionnaires import default_catalogue
 from haven.migrate import upgrade
 from haven.runtime import Runtime
-from tests.conftest import PROBLEM, WEAK_KDF, Person, api_login
-from tests.functional.test_authorization import Caller, make_organisation, seal_case_for
+from tests.conftest import PROBLEM, WEAK_KDF, Person, api_login, make_organisation
+from tests.functional.test_authorization import Caller, seal_case_for
 
 EXAMPLES_PER_OPERATION = 40
 DEADLINE = timedelta(seconds=2)  # one request, on a busy two-core machine
@@ -86,7 +86,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     upgrade(database)
     app = create_app(app_settings, db=database)
     runtime: Runtime = app.state.runtime
-    people = make_organisation(runtime)
+    people = make_organisation(runtime).by_username()
     # No lifespan here: schemathesis starts the app's lifespan for its own calls.
     client = TestClient(app, base_url="https://testserver")
     headers = api_login(client, people["olena"])
