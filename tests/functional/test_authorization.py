@@ -13,7 +13,8 @@ operator of the legal team, "team B"), the coordinator and the admin (both in bo
 Answers: OK (2xx, or a redirect that is not to a login page); LOGIN (the API: 401 problem; the desk: 303
 to /desk/login; the requester's pages: 303 to the return form or a 401 page); FORBIDDEN (403: the role
 does not allow it); NOT_SHARED (404, exactly as for a case that does not exist: the case is not shared
-with the caller's teams).
+with the caller's teams). Whatever the answer, it carries the security headers, is not cached, and any
+cookie it sets is HttpOnly, Secure, SameSite=Strict and gone with the browser session.
 
 Runs on SQLite only: one app and one organisation for the whole module keep it quick (the routes'
 behaviour on PostgreSQL is covered by the other functional tests).
@@ -420,7 +421,25 @@ def _url(path: str, case_id: str) -> str:
 LOGIN_PAGES = ("/desk/login", "/en/return")
 
 
+def _assert_headers_and_cookies(response: Response) -> None:
+    """What every answer of every route carries, whoever asks: the security headers, no caching of
+    anything but static files, and cookies only HttpOnly, SameSite=Strict, Secure and for the whole site."""
+    headers = response.headers
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert (headers["referrer-policy"], headers["x-frame-options"]) == ("no-referrer", "DENY")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+    assert "server" not in headers
+    for cookie in headers.get_list("set-cookie"):
+        flags = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+        assert {"httponly", "secure", "samesite", "path"} <= flags, cookie
+        assert "samesite=strict" in cookie.lower(), cookie
+        assert "expires" not in flags or "max-age=0" in cookie.lower(), f"a lasting cookie: {cookie}"
+
+
 def _assert_answer(response: Response, expected: Answer, path: str, call: Call) -> None:
+    _assert_headers_and_cookies(response)
     status, location = response.status_code, response.headers.get("location", "")
     kind = "api" if path.startswith("/api/") else "desk" if path.startswith("/desk") else "pages"
     assert status < 500, response.text
