@@ -198,6 +198,16 @@ def served_demo(
         yield running
 
 
+def legal_request(message: str) -> dict[str, Any]:
+    """The body of a valid intake request (a legal question, no danger) carrying `message`."""
+    return {
+        "type": "legal",
+        "language": "en",
+        "answers": {"danger_now": "no", "topic": "contract"},
+        "message": message,
+    }
+
+
 def demo_credentials(server: Server) -> Mapping[str, Any]:
     credentials: Mapping[str, Any] = json.loads((server.data_dir / "demo-credentials.json").read_text())
     return credentials

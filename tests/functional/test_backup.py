@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, inspect
 
 from tests.conftest import new_postgres_database
 from tests.functional.seizure_scan import scan
-from tests.functional.served import Deployment, Server, serving
+from tests.functional.served import Deployment, Server, legal_request, serving
 
 # Load and many receipt look-ups from one address: rate limits are another test's subject.
 NO_RATE_LIMITS = {"HAVEN_RATE_LIMITS": "off"}
@@ -44,15 +44,7 @@ def target(tmp_path: Path, store: str, request: pytest.FixtureRequest) -> Iterat
 
 
 def submit(client: httpx.Client, message: str) -> str:
-    answer = client.post(
-        "/api/v1/requests",
-        json={
-            "type": "legal",
-            "language": "en",
-            "answers": {"danger_now": "no", "topic": "contract"},
-            "message": message,
-        },
-    )
+    answer = client.post("/api/v1/requests", json=legal_request(message))
     assert answer.status_code == 201, answer.text
     receipt: str = answer.json()["receipt"]
     return receipt

@@ -29,6 +29,7 @@ from tests.functional.served import (
     Server,
     crash,
     demo_credentials,
+    legal_request,
     operator_login,
     start,
     stop,
@@ -85,15 +86,7 @@ def submit_until_killed(server: Server, ledger: Ledger, tag: str) -> None:
         for n in range(100_000):
             message = f"crash test {tag}-{n} {secrets.token_hex(6)}"
             try:
-                answer = client.post(
-                    "/api/v1/requests",
-                    json={
-                        "type": "legal",
-                        "language": "en",
-                        "answers": {"danger_now": "no", "topic": "contract"},
-                        "message": message,
-                    },
-                )
+                answer = client.post("/api/v1/requests", json=legal_request(message))
             except httpx.TransportError:
                 with ledger.lock:
                     ledger.cut += 1
