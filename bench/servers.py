@@ -122,6 +122,10 @@ def haven_server(
             "HAVEN_REDIS_URL": redis_url,
             "HAVEN_LOG_LEVEL": "WARNING",
             "HAVEN_RATE_LIMITS": "off",
+            # Proof of work costs the client, not the server: the bench measures the server's own work.
+            "HAVEN_POW": "off",
+            # The seeded datasets span two years: a purge in the middle of a run would shrink them.
+            "HAVEN_PURGE_INTERVAL_MINUTES": "0",
         }
     )
     argv = [str(HAVEN), "serve", "--data-dir", str(data_dir)]

@@ -109,6 +109,8 @@ def settings(tmp_path: Path, store: str, database_url: str) -> Settings:
         redis_url=os.environ.get("HAVEN_TEST_REDIS_URL", "") if store == "postgresql" else "",
         kdf_opslimit=WEAK_KDF.opslimit,
         kdf_memlimit=WEAK_KDF.memlimit,
+        # Proof of work is for floods, and has tests of its own (HAVEN_POW=off: tests and benchmarks only).
+        pow=False,
     )
 
 
@@ -124,6 +126,22 @@ def db(settings: Settings) -> Iterator[Database]:
     database.dispose()
 
 
+def module_app(data_dir: Path) -> FastAPI:
+    """An app of its own on SQLite, for a module that sends hundreds of calls from one address (the route
+    matrix, the fuzzers): rate limits and proof of work are off there, each has tests of its own."""
+    settings = Settings(
+        data_dir=data_dir,
+        kdf_opslimit=WEAK_KDF.opslimit,
+        kdf_memlimit=WEAK_KDF.memlimit,
+        rate_limits=False,
+        pow=False,
+    )
+    data_dir.mkdir(parents=True)
+    database = Database.from_url(settings.resolved_database_url)
+    upgrade(database)
+    return create_app(settings, db=database)
+
+
 def empty_all_tables(database: Database) -> None:
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     with database.engine.begin() as conn:
@@ -131,8 +149,11 @@ def empty_all_tables(database: Database) -> None:
 
 
 @pytest.fixture
-def app(settings: Settings, db: Database) -> FastAPI:
-    return create_app(settings, db=db)
+def app(settings: Settings, db: Database) -> Iterator[FastAPI]:
+    application = create_app(settings, db=db)
+    yield application
+    # Stops what the app runs in the background (a re-wrap after a revocation) before the store goes.
+    application.state.runtime.close()
 
 
 @pytest.fixture

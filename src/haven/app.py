@@ -16,11 +16,15 @@ from haven.cases.services import CaseForbidden, CaseNotFound
 from haven.config import Settings
 from haven.db import Checkpointer, Database
 from haven.dependencies import CsrfRejected, NotLoggedIn, NotPermitted
+from haven.desk import account as desk_account
+from haven.desk import admin as desk_admin
+from haven.desk import purge as desk_purge
 from haven.desk import views as desk_views
 from haven.i18n import Translator
 from haven.intake import api as intake_api
 from haven.intake import views as intake_views
 from haven.problems import HANDLERS, LastResort, error_page, is_api, page_language, problem_response
+from haven.retention.purger import Purger
 from haven.runtime import Runtime
 from haven.security.headers import SecurityHeaders
 from haven.security.limits import BodySizeLimit
@@ -94,7 +98,14 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         checkpointer = Checkpointer(runtime.db).start()
         runtime.writer.start()
+        purger = Purger(
+            runtime.db,
+            runtime.catalogue.retention,
+            interval=settings.purge_interval_minutes * 60,
+            forget=runtime.forget_cases,
+        ).start()
         yield
+        purger.stop()
         runtime.writer.stop()
         checkpointer.stop()
 
@@ -119,8 +130,12 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
     for router in (
         intake_api.router,
         session_api.router,
+        session_api.sessions_router,
         cases_api.router,
         desk_views.router,
+        desk_account.router,
+        desk_admin.router,
+        desk_purge.router,
         intake_views.router,
     ):
         app.include_router(router)

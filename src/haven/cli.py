@@ -212,6 +212,40 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Crypto-shred the cases past their retention; with --dry-run, only say which would go."""
+    from haven.retention.report import expiring_table, rules_table
+    from haven.retention.services import expiring, purge
+
+    settings = _settings(args)
+    if settings.uses_sqlite and not (settings.data_dir / "haven.db").exists():
+        print(f"haven purge: {settings.data_dir} holds no database; nothing to purge.", file=sys.stderr)
+        return 1
+    with _opened(settings) as runtime:
+        rules = runtime.catalogue.retention
+        print("Retention, in days since a case's last activity (questionnaires.toml):")
+        print("\n".join(rules_table(rules, runtime.catalogue.types)))
+        if args.dry_run:
+            found = expiring(db=runtime.db, rules=rules)
+            if not found:
+                print("No case is past its retention. Dry run: nothing was changed.")
+                return 0
+            print(f"{sum(line.cases for line in found)} cases would be purged:")
+            print("\n".join(expiring_table(found)))
+            print("Dry run: nothing was changed.")
+            return 0
+        report = purge(db=runtime.db, rules=rules, forget=runtime.forget_cases)
+    if not report.purged:
+        print("No case is past its retention; nothing was purged.")
+        return 0
+    print(f"Purged {report.cases} cases (their keys and content deleted):")
+    print("\n".join(expiring_table(report.purged)))
+    print("Their numbers live on as anonymous monthly counts.")
+    if report.shredded is not None:
+        print(f"Afterwards {report.shredded.how}.")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="haven", description="Haven: a secure, anonymous helpline and case desk."
@@ -279,6 +313,14 @@ def parser() -> argparse.ArgumentParser:
         "--recovery-key-file", help="read the recovery key from this file (default: ask for it)"
     )
     restore.set_defaults(func=cmd_restore)
+
+    purge = with_data_dir(
+        commands.add_parser("purge", help="crypto-shred the cases past their retention (questionnaires.toml)")
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="only print what would be purged; change nothing"
+    )
+    purge.set_defaults(func=cmd_purge)
     return top
 
 

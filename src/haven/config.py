@@ -33,12 +33,23 @@ class Settings:
     requester_session_minutes: int = 20
     max_body_bytes: int = 64 * 1024
     max_message_chars: int = 10_000
+    # Photos sent with a message (attachments/): how many, how large, and how many pixels each may decode to.
+    max_files: int = 3
+    max_file_bytes: int = 8 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
     log_level: str = "WARNING"
     org_name: str = "Haven"
     # Per-process rate limits (security/ratelimit.py); off is for benchmarks only.
     rate_limits: bool = True
     # Key rate limits by X-Forwarded-For: only behind a proxy that sets it (clients could forge it).
     trust_proxy_headers: bool = False
+    # Proof of work on anonymous intake (security/pow.py): the base difficulty in bits, and the base wait
+    # before a form is accepted without a solution (JavaScript off); both rise under load. Off: tests only.
+    pow: bool = True
+    pow_bits: int = 16
+    pow_wait_seconds: int = 15
+    # How often the server purges cases past their retention (retention/): 0 leaves it to `haven purge`.
+    purge_interval_minutes: int = 60
 
     @property
     def secure_cookies(self) -> bool:
@@ -70,6 +81,21 @@ class Settings:
             raise SettingsError(
                 "several workers share operators' sessions through Redis: set HAVEN_REDIS_URL "
                 "(redis://127.0.0.1:6379/0, with persistence off)"
+            )
+        if self.pow and not 8 <= self.pow_bits <= 24:
+            raise SettingsError(
+                "HAVEN_POW_BITS must be between 8 (a flood barely notices) and 24 (a phone needs minutes); "
+                "16 takes a phone a second or two"
+            )
+        if self.pow and not 1 <= self.pow_wait_seconds <= 120:
+            raise SettingsError(
+                "HAVEN_POW_WAIT_SECONDS must be between 1 and 120: it is how long a requester without "
+                "JavaScript waits before sending, and it grows up to eight times under load"
+            )
+        if self.purge_interval_minutes < 0:
+            raise SettingsError(
+                "HAVEN_PURGE_INTERVAL_MINUTES must be 0 (no purge in the server: run `haven purge` "
+                "yourself) or a number of minutes"
             )
         return self
 
@@ -114,10 +140,17 @@ _FIELDS: dict[str, type] = {
     "requester_session_minutes": int,
     "max_body_bytes": int,
     "max_message_chars": int,
+    "max_files": int,
+    "max_file_bytes": int,
+    "max_image_pixels": int,
     "log_level": str,
     "org_name": str,
+    "purge_interval_minutes": int,
     "rate_limits": bool,
     "trust_proxy_headers": bool,
+    "pow": bool,
+    "pow_bits": int,
+    "pow_wait_seconds": int,
 }
 
 

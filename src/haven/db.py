@@ -73,6 +73,10 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Connection
     cursor.close()
 
 
+# The execution option that marks a connection of Database.write() (SQLite begins it IMMEDIATE).
+_WRITES = "haven_writes"
+
+
 def make_engine(url: str) -> Engine:
     # hide_parameters: a failing statement must never print its bound values (ciphertext or not).
     sqlite = url.startswith("sqlite")
@@ -92,7 +96,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A write takes SQLite's write lock at BEGIN, waiting (busy_timeout) for another process's
+            # writer (`haven purge` beside the server). Begun deferred, a transaction that reads before it
+            # writes fails at once with "database is locked" if another process wrote after its read.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITES) else "BEGIN")
 
     return engine
 
@@ -103,6 +110,8 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        writes = engine.execution_options(**{_WRITES: True})
+        self._write_sessions = sessionmaker(writes, expire_on_commit=False)
         self._single_writer = engine.dialect.name == "sqlite"
         self._writer = threading.Lock()
 
@@ -123,7 +132,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A transaction that is durably committed when the block ends, or rolled back on error."""
         if self._single_writer:
-            with self._writer, self._sessions() as session, session.begin():
+            with self._writer, self._write_sessions() as session, session.begin():
                 yield session
         else:
             with self._sessions() as session, session.begin():

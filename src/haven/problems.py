@@ -25,13 +25,20 @@ class Problem(Exception):
     """An API error with a human-readable detail, safe to show."""
 
     def __init__(
-        self, status: int, detail: str, *, title: str = "", extra: dict[str, Any] | None = None
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str = "",
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.title = title
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 _TITLES = {
@@ -104,7 +111,9 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 async def on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Problem)
-    return problem_response(exc.status, exc.detail, title=exc.title, **exc.extra)
+    response = problem_response(exc.status, exc.detail, title=exc.title, **exc.extra)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def on_validation(request: Request, exc: Exception) -> Response:

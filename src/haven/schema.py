@@ -1,10 +1,19 @@
 """Every table of Haven, imported in one place for Alembic and for tests."""
 
 from haven.accounts import models as accounts_models
+from haven.attachments import models as attachments_models
 from haven.audit import models as audit_models
 from haven.cases import models as cases_models
 from haven.db import Base
+from haven.retention import models as retention_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "audit_models", "cases_models", "metadata"]
+__all__ = [
+    "accounts_models",
+    "attachments_models",
+    "audit_models",
+    "cases_models",
+    "metadata",
+    "retention_models",
+]

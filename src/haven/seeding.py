@@ -55,6 +55,7 @@ class Batch:
     until: datetime
     team_id: int
     team_public_key: bytes
+    team_key_generation: int
     pepper: bytes
     assignees: tuple[int, ...]
     seed: int
@@ -119,6 +120,7 @@ def seal_batch(batch: Batch) -> SealedBatch:
             priority=catalogue.priority(answers),
             team_id=batch.team_id,
             team_public_key=batch.team_public_key,
+            team_key_generation=batch.team_key_generation,
             pepper=batch.pepper,
             now=created,
         )
@@ -194,7 +196,7 @@ def seed_cases(
         if team is None:
             raise SeedingError("no team receives intake here: make the organisation first (haven demo)")
         assignees = tuple(s.scalars(select(Membership.operator_id).where(Membership.team_id == team.id)))
-        team_id, team_public_key = team.id, team.public_key
+        team_id, team_public_key, generation = team.id, team.public_key, team.key_generation
     end = (until or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, second=0, microsecond=0)
     base_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     jobs = [
@@ -206,6 +208,7 @@ def seed_cases(
             until=end,
             team_id=team_id,
             team_public_key=team_public_key,
+            team_key_generation=generation,
             pepper=pepper,
             assignees=assignees,
             seed=base_seed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, Response
 
@@ -46,6 +47,14 @@ class RequestForm:
         self.page.fill("textarea#message", message)
         return self
 
+    def attach(self, *files: Path) -> RequestForm:
+        self.page.set_input_files("input#files", list(files))
+        return self
+
+    @property
+    def file_error(self) -> Locator:
+        return self.page.locator("#files-error")
+
     def submit(self) -> Response | None:
         with self.page.expect_navigation() as navigation:
             self.page.click("form.stack button[type=submit]")
@@ -54,6 +63,21 @@ class RequestForm:
     @property
     def errors(self) -> Locator:
         return self.page.locator("#form-errors")
+
+    @property
+    def proof_notice(self) -> Locator:
+        """What the form says about its proof of work: the wait without JavaScript, else the progress."""
+        return self.page.locator("#pow-notice")
+
+    @property
+    def too_early(self) -> Locator:
+        return self.page.locator("#pow-too-early")
+
+    def submit_watching_the_post(self) -> tuple[Response | None, str]:
+        """Send the form; returns the answer and the body the browser posted."""
+        with self.page.expect_request(lambda r: r.method == "POST") as posted:
+            response = self.submit()
+        return response, posted.value.post_data or ""
 
 
 @dataclass
@@ -104,10 +128,20 @@ class ThreadPage:
     def replies(self) -> Locator:
         return self.page.locator("ol.thread li.message.outbound .text")
 
-    def follow_up(self, message: str) -> None:
+    @property
+    def file_names(self) -> Locator:
+        return self.page.locator("ol.thread li.message .files .file-name")
+
+    def follow_up(self, message: str, *files: Path) -> None:
         self.page.fill("textarea#message", message)
+        if files:
+            self.page.set_input_files("input#files", list(files))
         with self.page.expect_navigation():
             self.page.click("form.stack button[type=submit]")
+
+    @property
+    def file_error(self) -> Locator:
+        return self.page.locator("#files-error")
 
     @property
     def sent_notice(self) -> Locator:
@@ -159,6 +193,23 @@ class DeskCase:
     def messages(self) -> Locator:
         return self.page.locator("ol.thread li.message .text")
 
+    @property
+    def attachments(self) -> Locator:
+        return self.page.locator("ol.thread li.message li.attachment")
+
+    def attachment_names(self) -> Locator:
+        return self.attachments.locator(".file-name")
+
+    def previews(self) -> Locator:
+        return self.attachments.locator("img")
+
+    def wait_for_previews(self) -> None:
+        """Until every preview has loaded and decoded (a broken picture has no natural width)."""
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('li.attachment img')]"
+            ".every(img => img.complete && img.naturalWidth > 0)"
+        )
+
     def reply(self, text: str) -> None:
         self.page.fill("textarea#reply", text)
         with self.page.expect_navigation():
@@ -190,3 +241,64 @@ class DeskAdmin:
     @property
     def qr(self) -> Locator:
         return self.page.locator(".qr svg")
+
+
+@dataclass
+class DeskAccount:
+    page: Page
+
+    def open(self) -> DeskAccount:
+        self.page.goto("/desk/account")
+        return self
+
+    @property
+    def sessions(self) -> Locator:
+        return self.page.locator("table.sessions tbody tr")
+
+    def end_other_sessions(self) -> None:
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="End every other session").click()
+
+    @property
+    def notice(self) -> Locator:
+        return self.page.locator(".alert.success")
+
+
+def revoke(admin: DeskAdmin, username: str) -> None:
+    """Open the operator's "Revoke …" disclosure (no JavaScript needed) and confirm."""
+    details = admin.page.locator("details.revoke", has_text=f"Revoke {username}")
+    if details.get_attribute("open") is None:
+        details.locator("summary").click()
+    with admin.page.expect_navigation():
+        admin.page.get_by_role("button", name=f"Revoke {username} now").click()
+
+
+@dataclass
+class DeskRetention:
+    """The retention section of the admin page: the rules, the next purge, "purge now"."""
+
+    page: Page
+
+    def open(self) -> DeskRetention:
+        self.page.goto("/desk/admin#retention")
+        return self
+
+    @property
+    def rules(self) -> Locator:
+        return self.page.locator("table.retention-rules tbody tr")
+
+    @property
+    def expiring(self) -> Locator:
+        return self.page.locator("table.expiring tbody tr")
+
+    @property
+    def section(self) -> Locator:
+        return self.page.locator("section.retention")
+
+    def purge_now(self) -> None:
+        with self.page.expect_navigation():
+            self.page.locator("form.purge-now button").click()
+
+    @property
+    def notice(self) -> Locator:
+        return self.page.locator("section.retention .alert.success")

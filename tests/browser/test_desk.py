@@ -6,7 +6,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import OpenPage, Shot
-from tests.browser.pages import DeskAdmin, DeskCase, DeskLogin, DeskQueue, ReturnPage, ThreadPage
+from tests.browser.pages import (
+    DeskAccount,
+    DeskAdmin,
+    DeskCase,
+    DeskLogin,
+    DeskQueue,
+    ReturnPage,
+    ThreadPage,
+    revoke,
+)
 from tests.browser.test_public_flow import FIRST_MESSAGE, ask_for_legal_help
 from tests.conftest import Org, Person
 
@@ -102,3 +111,41 @@ def test_new_operator_gets_a_qr_code_that_renders(page: Page, org: Org, shot: Sh
     assert box["width"] > 100
     assert box["height"] > 100
     shot(page, "desk-admin")
+
+
+def test_an_operator_ends_a_session_left_open_elsewhere(new_page: OpenPage, org: Org, shot: Shot) -> None:
+    office = new_page()
+    log_in(office, org.intake)
+    home = new_page(javascript=False)
+    DeskLogin(home).open().log_in(org.intake, code=org.intake.code(1))
+
+    account = DeskAccount(home).open()
+    expect(account.sessions).to_have_count(2)
+    expect(account.sessions.filter(has_text="this session")).to_have_count(1)
+    shot(home, "desk-account-sessions")
+    account.end_other_sessions()
+
+    expect(account.notice).to_contain_text("Every other session is over")
+    expect(account.sessions).to_have_count(1)
+    DeskQueue(office).open()
+    assert office.url.endswith("/desk/login")
+
+
+def test_an_admin_revokes_an_operator_who_is_logged_out_at_once(
+    new_page: OpenPage, org: Org, shot: Shot
+) -> None:
+    stolen = new_page()
+    log_in(stolen, org.intake)
+    admin_page = new_page(javascript=False)
+    log_in(admin_page, org.admin)
+    admin = DeskAdmin(admin_page).open()
+    admin_page.locator("details.revoke summary", has_text="Revoke olena").click()
+    shot(admin_page, "desk-admin-revoke")
+
+    revoke(admin, "olena")
+
+    expect(admin_page.locator(".alert.success")).to_contain_text("olena is revoked")
+    expect(admin_page.locator("tr.revoked")).to_contain_text("olena")
+    shot(admin_page, "desk-admin-revoked")
+    DeskQueue(stolen).open()
+    assert stolen.url.endswith("/desk/login")

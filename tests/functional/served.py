@@ -24,6 +24,8 @@ import httpx2 as httpx
 import pyotp
 
 WEAK_KDF_ENV = {"HAVEN_KDF_OPSLIMIT": "1", "HAVEN_KDF_MEMLIMIT": "8192"}
+# Proof of work has tests of its own (test_pow_served.py turns it back on); elsewhere requests go straight in.
+POW_OFF_ENV = {"HAVEN_POW": "off"}
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 
@@ -42,6 +44,7 @@ def free_port() -> int:
 def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HAVEN_")}
     env.update(WEAK_KDF_ENV)
+    env.update(POW_OFF_ENV)
     env.update(extra)
     return env
 

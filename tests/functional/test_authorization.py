@@ -42,12 +42,11 @@ from haven.app import create_app
 from haven.cases.models import Case
 from haven.cases.states import Priority
 from haven.config import Settings
-from haven.db import Database
 from haven.dependencies import OPERATOR_COOKIE, REQUESTER_COOKIE
 from haven.intake import services as intake
-from haven.migrate import upgrade
 from haven.runtime import Runtime
-from tests.conftest import PROBLEM, WEAK_KDF, Person, add_operator, api_login, make_organisation
+from tests.conftest import PROBLEM, Person, add_operator, api_login, make_organisation, module_app
+from tests.functional.photos import attach_photo
 
 
 class Answer(Enum):
@@ -94,12 +93,16 @@ def the_requester(caller: str, team: str) -> Answer:
 RULES: dict[tuple[str, str], Rule] = {
     # The requester's API: anyone may ask for help; only the receipt opens a thread.
     ("POST",   "/api/v1/requests"):                      public,
+    ("GET",    "/api/v1/requests/challenge"):            public,
     ("GET",    "/api/v1/requests/me"):                   the_requester,
     ("POST",   "/api/v1/requests/me/messages"):          the_requester,
     # Operator sessions: anyone may try to log in (here: with another operator's right credentials),
     # and logging out is harmless without a session.
     ("POST",   "/api/v1/session"):                       public,
     ("DELETE", "/api/v1/session"):                       public,
+    # An operator's own sessions: the list, and ending one of them.
+    ("GET",    "/api/v1/sessions"):                      operators,
+    ("DELETE", "/api/v1/sessions/{session_id}"):         operators,
     # Cases over the API.
     ("GET",    "/api/v1/cases"):                         operators,
     ("POST",   "/api/v1/cases/search"):                  operators,
@@ -107,6 +110,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/api/v1/cases/{case_id}/messages"):      the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/notes"):         the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/state"):         the_cases_team,
+    ("GET",    "/api/v1/cases/{case_id}/files/{file_id}"): the_cases_team,
     # The desk.
     ("GET",    "/desk/login"):                           public,
     ("POST",   "/desk/login"):                           public,
@@ -118,13 +122,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/desk/cases/{case_id}/reply"):           the_cases_team,
     ("POST",   "/desk/cases/{case_id}/note"):            the_cases_team,
     ("POST",   "/desk/cases/{case_id}/state"):           the_cases_team,
+    ("GET",    "/desk/cases/{case_id}/files/{file_id}"): the_cases_team,
     ("GET",    "/desk/account"):                         operators,
     ("POST",   "/desk/account/passphrase"):              operators,
+    ("POST",   "/desk/account/sessions/end"):            operators,
+    ("POST",   "/desk/account/sessions/end-others"):     operators,
     ("GET",    "/desk/admin"):                           admins,
     ("POST",   "/desk/admin/teams"):                     admins,
     ("POST",   "/desk/admin/operators"):                 admins,
     ("POST",   "/desk/admin/unlock"):                    admins,
+    ("POST",   "/desk/admin/revoke"):                    admins,
     ("POST",   "/desk/admin/grants"):                    admins,
+    ("POST",   "/desk/admin/purge"):                     admins,
     # The requester's pages.
     ("GET",    "/"):                                     public,
     ("GET",    "/{lang:lang}/"):                         public,
@@ -186,6 +195,7 @@ class World:
     case_of: dict[str, str]  # team slug -> the id of a case shared with that team only
     team_ids: dict[str, int]
     spare_count: int = 0
+    file_of: dict[str, str] = field(default_factory=dict)  # case id -> a photo sent with it
 
     def spare_operator(self) -> Person:
         """A new operator in no team: someone else's right credentials, for the login routes."""
@@ -225,7 +235,7 @@ def seal_case_for(runtime: Runtime, team_slug: str, message: str) -> intake.Seal
     """A new case sealed to one team and stored (requests sent over HTTP all go to intake)."""
     with runtime.db.read() as s:
         team = s.scalars(select(Team).where(Team.slug == team_slug)).one()
-        team_id, public_key = team.id, team.public_key
+        team_id, public_key, generation = team.id, team.public_key, team.key_generation
     sealed = intake.seal_new_case(
         request_type="legal",
         language="en",
@@ -234,6 +244,7 @@ def seal_case_for(runtime: Runtime, team_slug: str, message: str) -> intake.Seal
         priority=Priority.NORMAL,
         team_id=team_id,
         team_public_key=public_key,
+        team_key_generation=generation,
         pepper=runtime.secrets.receipt_pepper,
     )
     with runtime.db.write() as s:
@@ -243,18 +254,8 @@ def seal_case_for(runtime: Runtime, team_slug: str, message: str) -> intake.Seal
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("authorization") / "data",
-        kdf_opslimit=WEAK_KDF.opslimit,
-        kdf_memlimit=WEAK_KDF.memlimit,
-        # Hundreds of calls, many of them logins and new requests, from one address: the rate limits
-        # would answer 429 long before the matrix is done. They have tests of their own.
-        rate_limits=False,
-    )
-    settings.data_dir.mkdir(parents=True)
-    database = Database.from_url(settings.resolved_database_url)
-    upgrade(database)
-    app = create_app(settings, db=database)
+    app = module_app(tmp_path_factory.mktemp("authorization") / "data")
+    database = app.state.runtime.db
     runtime: Runtime = app.state.runtime
     people = make_organisation(runtime).by_username()
     with TestClient(app, base_url="https://testserver") as client:
@@ -285,6 +286,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             {"intake": access.case_id, "legal": legal_case},
             team_ids,
         )
+        w.file_of = {case_id: attach_photo(runtime, case_id) for case_id in w.case_of.values()}
         w.callers["anonymous"] = Caller("anonymous")
         requester = w.spare_requester()
         thread = client.get(
@@ -313,6 +315,7 @@ class Call:
     json: Mapping[str, Any] | None = None
     form: Mapping[str, Any] | None = None
     done: Callable[[Response], bool] | None = None
+    path_values: Mapping[str, str] = field(default_factory=dict)  # e.g. {"session_id": ...}
 
 
 def _login_json(w: World, caller: Caller) -> Call:
@@ -347,6 +350,33 @@ def _ends_the_session(w: World, caller: Caller) -> Call:
     return Call(spare, form={"csrf_token": spare.csrf}, done=ended if token else None)
 
 
+def _ends_another_own_session(w: World, caller: Caller, *, form: bool) -> Call:
+    """The caller, from their own session, ends a second session of theirs (as if on a lost phone)."""
+    other = _own_session_kept(w, caller)
+    token = other.cookies.get(OPERATOR_COOKIE)
+    session = w.runtime.sessions.resolve(token, kind="operator") if token else None
+    session_id = session.id if session else "0" * 64
+
+    def ended(_response: Response) -> bool:
+        return w.runtime.sessions.resolve(token, kind="operator") is None
+
+    done = ended if token else None
+    if form:
+        return Call(caller, form={"session_id": session_id, "csrf_token": caller.csrf}, done=done)
+    return Call(caller, path_values={"session_id": session_id}, done=done)
+
+
+def _ends_every_other_own_session(w: World, caller: Caller) -> Call:
+    other = _own_session_kept(w, caller)
+    token = other.cookies.get(OPERATOR_COOKIE)
+
+    def ended(_response: Response) -> bool:
+        mine = w.runtime.sessions.resolve(caller.cookies.get(OPERATOR_COOKIE), kind="operator")
+        return mine is not None and w.runtime.sessions.resolve(token, kind="operator") is None
+
+    return Call(caller, form={"csrf_token": caller.csrf}, done=ended if token else None)
+
+
 def _state_unchanged(w: World, caller: Caller, case_id: str, *, form: bool) -> Call:
     # Moving a case to the state it is in changes nothing: the call is valid whatever ran before.
     state = w.case_state(case_id)
@@ -374,6 +404,7 @@ BODIES: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/requests/me/messages"): lambda w, c, _: Call(c, json={"message": "Still here"}),
     ("POST", "/api/v1/session"): lambda w, c, _: _login_json(w, c),
     ("DELETE", "/api/v1/session"): lambda w, c, _: _ends_the_session(w, c),
+    ("DELETE", "/api/v1/sessions/{session_id}"): lambda w, c, _: _ends_another_own_session(w, c, form=False),
     ("POST", "/api/v1/cases/search"): lambda w, c, _: Call(c, json={"q": "help"}),
     ("POST", "/api/v1/cases/{case_id}/messages"): lambda w, c, _: Call(c, json={"text": "A reply"}),
     ("POST", "/api/v1/cases/{case_id}/notes"): lambda w, c, _: Call(c, json={"text": "A note"}),
@@ -384,6 +415,12 @@ BODIES: dict[tuple[str, str], Builder] = {
     ("POST", "/desk/cases/{case_id}/reply"): lambda w, c, _: _text(c),
     ("POST", "/desk/cases/{case_id}/note"): lambda w, c, _: _text(c),
     ("POST", "/desk/cases/{case_id}/state"): lambda w, c, case: _state_unchanged(w, c, case, form=True),
+    ("GET", "/desk/cases/{case_id}/files/{file_id}"): lambda w, c, case: Call(
+        c, path_values={"file_id": w.file_of[case]}
+    ),
+    ("GET", "/api/v1/cases/{case_id}/files/{file_id}"): lambda w, c, case: Call(
+        c, path_values={"file_id": w.file_of[case]}
+    ),
     ("POST", "/desk/account/passphrase"): lambda w, c, _: Call(
         c,
         form={
@@ -393,6 +430,8 @@ BODIES: dict[tuple[str, str], Builder] = {
             "csrf_token": c.csrf,
         },
     ),
+    ("POST", "/desk/account/sessions/end"): lambda w, c, _: _ends_another_own_session(w, c, form=True),
+    ("POST", "/desk/account/sessions/end-others"): lambda w, c, _: _ends_every_other_own_session(w, c),
     ("POST", "/desk/admin/teams"): lambda w, c, _: Call(
         c, form={"slug": f"matrix-{c.name}", "name": f"Matrix {c.name}", "csrf_token": c.csrf}
     ),
@@ -402,6 +441,11 @@ BODIES: dict[tuple[str, str], Builder] = {
     ("POST", "/desk/admin/unlock"): lambda w, c, _: Call(
         c, form={"operator_id": w.spare_operator().id, "csrf_token": c.csrf}
     ),
+    ("POST", "/desk/admin/revoke"): lambda w, c, _: Call(
+        c, form={"operator_id": w.spare_operator().id, "csrf_token": c.csrf}
+    ),
+    # Nothing here is old enough to purge: the call runs the purge and shows that nothing went.
+    ("POST", "/desk/admin/purge"): lambda w, c, _: Call(c, form={"csrf_token": c.csrf}),
     ("POST", "/desk/admin/grants"): lambda w, c, _: Call(
         c, form={"operator_id": w.spare_operator().id, "team_id": w.team_ids["intake"], "csrf_token": c.csrf}
     ),
@@ -414,8 +458,11 @@ BODIES: dict[tuple[str, str], Builder] = {
 }
 
 
-def _url(path: str, case_id: str) -> str:
-    return path.replace("{case_id}", case_id).replace("{lang:lang}", "en").replace("{request_type}", "legal")
+def _url(path: str, case_id: str, values: Mapping[str, str]) -> str:
+    url = path.replace("{case_id}", case_id).replace("{lang:lang}", "en").replace("{request_type}", "legal")
+    for name, value in values.items():
+        url = url.replace(f"{{{name}}}", value)
+    return url
 
 
 LOGIN_PAGES = ("/desk/login", "/en/return")
@@ -492,7 +539,7 @@ def test_who_may_call_what(world: World, method: str, path: str, team: str, call
     world.client.cookies.clear()
     response = world.client.request(
         method,
-        _url(path, case_id),
+        _url(path, case_id, call.path_values),
         headers=headers,
         json=call.json,
         data=call.form,

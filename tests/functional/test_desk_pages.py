@@ -292,7 +292,7 @@ def test_changing_the_passphrase_relocks_the_key(client: TestClient, org: Org) -
         data={"current": org.intake.passphrase, "new": new, "repeat": new, "csrf_token": csrf},
         follow_redirects=False,
     )
-    assert (response.status_code, response.headers["location"]) == (303, "/desk/account?done=1")
+    assert (response.status_code, response.headers["location"]) == (303, "/desk/account?done=passphrase")
     client.cookies.clear()
     old = client.post(
         "/desk/login",

@@ -28,13 +28,11 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from haven.app import create_app
 from haven.config import Settings
-from haven.db import Database
 from haven.dependencies import OPERATOR_COOKIE
 from haven.i18n import LANGUAGES
 from haven.intake.questionnaires import default_catalogue
-from haven.migrate import upgrade
 from haven.runtime import Runtime
-from tests.conftest import PROBLEM, WEAK_KDF, Person, api_login, make_organisation
+from tests.conftest import PROBLEM, Person, api_login, make_organisation, module_app
 from tests.functional.test_authorization import Caller, seal_case_for
 
 EXAMPLES_PER_OPERATION = 40
@@ -73,18 +71,7 @@ class Fuzzed:
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     data_dir: Path = tmp_path_factory.mktemp("fuzz") / "data"
-    app_settings = Settings(
-        data_dir=data_dir,
-        kdf_opslimit=WEAK_KDF.opslimit,
-        kdf_memlimit=WEAK_KDF.memlimit,
-        # The fuzzer sends hundreds of requests from one address: with the rate limits on, most would be
-        # answered 429 before reaching the code under test. They have tests of their own.
-        rate_limits=False,
-    )
-    data_dir.mkdir(parents=True)
-    database = Database.from_url(app_settings.resolved_database_url)
-    upgrade(database)
-    app = create_app(app_settings, db=database)
+    app = module_app(data_dir)
     runtime: Runtime = app.state.runtime
     people = make_organisation(runtime).by_username()
     # No lifespan here: schemathesis starts the app's lifespan for its own calls.

@@ -1,6 +1,7 @@
 """Settings from HAVEN_* variables: any value either builds settings or is refused with SettingsError."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -48,3 +49,9 @@ def test_settings_survive_a_round_trip_through_the_environment(environ: dict[str
 def test_a_number_that_is_not_a_number_is_refused_by_name(name: str) -> None:
     with pytest.raises(SettingsError, match=f"HAVEN_{name.upper()}"):
         Settings.from_env({f"HAVEN_{name.upper()}": "twelve"})
+
+
+def test_a_negative_purge_interval_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="HAVEN_PURGE_INTERVAL_MINUTES must be 0"):
+        Settings(data_dir=tmp_path, purge_interval_minutes=-1).check()
+    assert Settings(data_dir=tmp_path, purge_interval_minutes=0).check().purge_interval_minutes == 0

@@ -71,6 +71,27 @@ def test_the_checkpointer_moves_a_grown_wal_into_the_database(sqlite_db: Databas
         assert s.execute(text("SELECT count(*) FROM filler")).scalar() == 20
 
 
+def test_a_write_that_reads_first_waits_for_another_processes_writer(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    # `haven purge` writes beside the server: a server transaction that read before another process
+    # wrote must wait for that writer, not fail with "database is locked".
+    other_process = Database.from_url(f"sqlite:///{tmp_path / 'haven.db'}")
+    try:
+        with sqlite_db.write() as s:
+            s.execute(text("SELECT count(*) FROM filler")).scalar()
+            other = threading.Thread(target=_fill, args=(other_process,), kwargs={"rows": 1})
+            other.start()
+            time.sleep(0.3)
+            s.execute(text("INSERT INTO filler VALUES (x'00')"))
+        other.join(timeout=20)
+        assert not other.is_alive()
+    finally:
+        other_process.dispose()
+    with sqlite_db.read() as s:
+        assert s.execute(text("SELECT count(*) FROM filler")).scalar() == 2
+
+
 def _event(db_session: Session, detail: str) -> int:
     return record_event(db_session=db_session, actor=SYSTEM, action="test.write", detail=detail)
 

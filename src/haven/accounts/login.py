@@ -10,6 +10,7 @@ from haven.accounts.lockout import AccountLocked, record_failed_login
 from haven.accounts.services import LoginFailed, UnknownOperator, UnlockedOperator, authenticate
 from haven.dependencies import OPERATOR_COOKIE
 from haven.runtime import Runtime
+from haven.security.sessions import SessionInfo
 
 # Argon2id takes 128 MiB and most of a second: a burst of logins waits its turn rather than exhausting
 # memory (the thread pool would otherwise run dozens at once).
@@ -17,7 +18,7 @@ _ARGON2_AT_ONCE = threading.BoundedSemaphore(2)
 
 
 def log_in(
-    runtime: Runtime, *, username: str, passphrase: str, code: str
+    runtime: Runtime, *, username: str, passphrase: str, code: str, device: str = ""
 ) -> tuple[UnlockedOperator, str, str]:
     """Check the credentials and open a session: (operator, cookie token, CSRF token).
 
@@ -53,7 +54,12 @@ def log_in(
         key=operator.private_key,
         idle_seconds=runtime.settings.session_idle_minutes * 60,
         label=f"{operator.role.value}:{operator.username}",
+        device=device,
     )
+    session = runtime.sessions.resolve(token, kind="operator")
+    if session is not None:
+        # Their copies of retired team keys let the background re-wrap finish a revocation's work.
+        runtime.rewrap.start_for(operator, session.id)
     return operator, token, csrf
 
 
@@ -77,3 +83,16 @@ def log_out(runtime: Runtime, response: Response, token: str | None) -> None:
     if session is not None:
         runtime.search.forget_session(session.id)
     clear_cookie(response, runtime, OPERATOR_COOKIE)
+
+
+def sessions_of(runtime: Runtime, operator: UnlockedOperator) -> list[SessionInfo]:
+    """The operator's open sessions, most recently active first."""
+    return runtime.sessions.list(kind="operator", subject=str(operator.id), key=operator.private_key)
+
+
+def end_session(runtime: Runtime, operator: UnlockedOperator, session_id: str) -> bool:
+    """End one of the operator's own sessions (a lost phone, a shared computer); False if none such."""
+    ended = runtime.sessions.end_one(kind="operator", subject=str(operator.id), session_id=session_id)
+    if ended:
+        runtime.search.forget_session(session_id)
+    return ended

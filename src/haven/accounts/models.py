@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db import Base
@@ -39,6 +39,8 @@ class Team(Base):
     recovery_sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
     receives_intake: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
+    # Which keypair is current: a new one each time a member is revoked (accounts/revocation.py).
+    key_generation: Mapped[int] = mapped_column(default=1)
 
 
 class Operator(Base):
@@ -61,6 +63,8 @@ class Operator(Base):
     # Failed logins in a row, and until when (to the minute) the account refuses any (accounts/lockout.py).
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # Set when an admin revoked the account (to the minute); a revoked account never logs in again.
+    revoked_at: Mapped[datetime | None]
 
 
 class Membership(Base):
@@ -72,3 +76,37 @@ class Membership(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
     sealed_team_key: Mapped[bytes] = mapped_column(LargeBinary)
     granted_at: Mapped[datetime]
+    # The generation of the team key sealed here (the team's current one).
+    key_generation: Mapped[int] = mapped_column(default=1)
+
+
+class RetiredTeamKey(Base):
+    """A team keypair replaced after a revocation, kept until every case key sealed to it is re-wrapped
+    to the current one; then deleted, so that whoever copied it can no longer open those cases."""
+
+    __tablename__ = "retired_team_keys"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    generation: Mapped[int] = mapped_column(primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    recovery_sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    retired_at: Mapped[datetime]
+
+
+class RetiredMembership(Base):
+    """A remaining member's copy of a retired team key, so that they (and the re-wrap in the background,
+    while they are logged in) still open the case keys not yet re-wrapped."""
+
+    __tablename__ = "retired_memberships"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["team_id", "generation"],
+            ["retired_team_keys.team_id", "retired_team_keys.generation"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(primary_key=True)
+    sealed_team_key: Mapped[bytes] = mapped_column(LargeBinary)

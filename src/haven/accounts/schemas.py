@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -15,3 +17,11 @@ class SessionOut(BaseModel):
     csrf_token: str
     username: str
     role: str
+
+
+class OpenSessionOut(BaseModel):
+    id: str
+    device: str = Field(description="The browser's family and system only, e.g. 'Firefox on Linux'.")
+    started_at: datetime = Field(description="When the session was opened, UTC, to the minute.")
+    idle_seconds: int
+    current: bool = Field(description="True for the session this request was made with.")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haven.accounts import lockout, totp
-from haven.accounts.models import Membership, Operator, Organisation, Role, Team
+from haven.accounts.models import Membership, Operator, Organisation, RetiredMembership, Role, Team
 from haven.audit.services import SYSTEM, Actor, record_event
 from haven.clock import now_minute
 from haven.crypto.kdf import SALT_BYTES, KdfParams, passphrase_key
@@ -176,6 +176,7 @@ def _add_member(
             team_id=team.id,
             sealed_team_key=seal(team_private_key, operator.public_key),
             granted_at=now_minute(now),
+            key_generation=team.key_generation,
         )
     )
 
@@ -207,6 +208,20 @@ def grant_membership(
     if key is None:
         raise AccountError(f"Only a member of {team.name} can grant it: you do not hold its key.")
     _add_member(db_session=db_session, team=team, operator=operator, team_private_key=key, now=now)
+    # The team's retired keys too, while some cases are still sealed to them (accounts/revocation.py).
+    for retired in db_session.scalars(
+        select(RetiredMembership).where(
+            RetiredMembership.operator_id == by.id, RetiredMembership.team_id == team_id
+        )
+    ):
+        db_session.add(
+            RetiredMembership(
+                operator_id=operator.id,
+                team_id=team_id,
+                generation=retired.generation,
+                sealed_team_key=seal(unseal(retired.sealed_team_key, by.private_key), operator.public_key),
+            )
+        )
     record_event(
         db_session=db_session,
         actor=by.actor,

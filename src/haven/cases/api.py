@@ -6,9 +6,21 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
+from haven.attachments import services as attachments
+from haven.attachments.responses import file_response
 from haven.cases import services
-from haven.cases.schemas import CaseOut, QueueItem, RecordOut, SearchIn, SearchOut, StateIn, TextIn
+from haven.cases.schemas import (
+    CaseOut,
+    FileOut,
+    QueueItem,
+    RecordOut,
+    SearchIn,
+    SearchOut,
+    StateIn,
+    TextIn,
+)
 from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
 from haven.cases.states import InvalidTransition
 from haven.dependencies import OperatorDep, RuntimeDep, WritingOperatorDep
@@ -107,10 +119,37 @@ def get_case(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> CaseOut
                 author=view.authors.get(r.author_id) if r.author_id is not None else None,
                 at=r.created_at,
                 text=str(r.content.get("text", "")),
+                files=[
+                    FileOut(
+                        id=f.id, name=f.name, type=f.media_type, size=f.size, width=f.width, height=f.height
+                    )
+                    for f in attachments.files_of(r)
+                ],
             )
             for r in view.thread
         ],
     )
+
+
+@router.get(
+    "/{case_id}/files/{file_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+            "description": "The photo, re-encoded without metadata when it was received",
+        },
+        404: {"description": "No such file in a case shared with your teams"},
+    },
+)
+def get_file(case_id: str, file_id: str, runtime: RuntimeDep, context: OperatorDep) -> Response:
+    """One file of the case (listed in its message's `files`), decrypted, as an attachment to save."""
+    opened = _guarded(
+        lambda: attachments.open_for_operator(
+            db=runtime.db, operator=context.operator, case_id=case_id, file_id=file_id
+        )
+    )
+    return file_response(opened)
 
 
 @router.post("/{case_id}/messages", status_code=201)

@@ -23,7 +23,8 @@ class Case(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
+    # The last activity; indexed so that retention finds expired cases without reading the others.
+    updated_at: Mapped[datetime] = mapped_column(index=True)
     last_requester_at: Mapped[datetime | None]
     # True from a requester's message until an operator replies.
     needs_reply: Mapped[bool] = mapped_column(default=True)
@@ -66,6 +67,8 @@ class CaseKey(Base):
         ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # Which of the team's keypairs it is sealed to (Team.key_generation when sealed).
+    key_generation: Mapped[int] = mapped_column(default=1)
 
 
 class Record(Base):

@@ -29,12 +29,22 @@ class SearchOut(BaseModel):
     cases: list[QueueItem] = Field(description="The matching cases, newest first")
 
 
+class FileOut(BaseModel):
+    id: str = Field(description="GET /api/v1/cases/{case_id}/files/{id} returns the file")
+    name: str = Field(description="The name the requester's device gave the file")
+    type: str = Field(description="image/jpeg, image/png or image/webp")
+    size: int = Field(description="Bytes, as stored: re-encoded without metadata")
+    width: int
+    height: int
+
+
 class RecordOut(BaseModel):
     id: str
     kind: str
     author: str | None = Field(description="The operator's username; null for the requester")
     at: datetime
     text: str
+    files: list[FileOut] = Field(default_factory=list, description="Photos sent with this message")
 
 
 class CaseOut(BaseModel):

@@ -17,7 +17,7 @@ import heapq
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -219,6 +219,12 @@ class _TeamIndex:
             hits = [i for i in hits if all(term in texts[i] for term in rest)]
         return hits
 
+    def forget(self, case_ids: Collection[str]) -> None:
+        """Drop these cases (shredded) now rather than at the next search's reconciliation."""
+        gone = set(case_ids) & self._at.keys()
+        if gone:
+            self._keep(lambda i: self._ids[i] not in gone)
+
     def newest(self, hits: list[int], limit: int) -> list[str]:
         return [self._ids[i] for i in reversed(hits[max(len(hits) - limit, 0) :])]
 
@@ -289,6 +295,14 @@ class SearchIndexes:
             for index in self._indexes.values():
                 index.sessions.discard(session_id)
             self._sweep()
+
+    def forget_cases(self, case_ids: Collection[str]) -> None:
+        """Cases were shredded: drop their words from every index this process holds, at once."""
+        with self._lock:
+            indexes = list(self._indexes.values())
+        for index in indexes:
+            with index.lock:
+                index.forget(case_ids)
 
     def indexed_teams(self) -> frozenset[int]:
         """The ids of the teams whose cases are held decrypted in memory right now."""

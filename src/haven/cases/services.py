@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from haven.accounts.keyring import TeamKeys, held_team_keys
 from haven.accounts.models import Membership, Operator, Team
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import Actor, record_event
@@ -22,7 +23,7 @@ from haven.cases.models import CLOSED_CASES, OPEN_CASES, Case, CaseKey, Record
 from haven.cases.records import OpenedRecord, RecordKind, build_record, open_stored, read_records
 from haven.cases.states import CaseState, check_transition
 from haven.clock import now_minute
-from haven.crypto.keys import DecryptionError, unseal
+from haven.crypto.keys import DecryptionError
 from haven.db import Database
 
 
@@ -156,8 +157,12 @@ def _queue_row(c: Case, team: str, assignee: str | None) -> QueueRow:
     )
 
 
-def _accessible_case(s: Session, operator: UnlockedOperator, case_id: str) -> tuple[Case, CaseKey]:
-    case = s.get(Case, case_id)
+def _accessible_case(
+    s: Session, operator: UnlockedOperator, case_id: str, *, for_writing: bool = False
+) -> tuple[Case, CaseKey]:
+    # Writing locks the case row (PostgreSQL; SQLite has one writer anyway), so that a purge running at
+    # the same moment waits or skips it rather than deleting it under the new record.
+    case = s.get(Case, case_id, with_for_update=for_writing)
     if case is None:
         raise CaseNotFound(case_id)
     key = s.scalars(
@@ -168,19 +173,19 @@ def _accessible_case(s: Session, operator: UnlockedOperator, case_id: str) -> tu
     return case, key
 
 
-def team_private_key(*, db_session: Session, operator: UnlockedOperator, team_id: int) -> bytes:
-    """Open the team key with the operator's key. Raises NotInTeam."""
-    membership = db_session.get(Membership, (operator.id, team_id))
-    if membership is None:
+def team_keys(*, db_session: Session, operator: UnlockedOperator, team_id: int) -> TeamKeys:
+    """The operator's keys of the team (current and retired). Raises NotInTeam."""
+    keys = held_team_keys(db_session=db_session, operator=operator, team_id=team_id)
+    if keys is None:
         raise NotInTeam(team_id)
-    return unseal(membership.sealed_team_key, operator.private_key)
+    return keys
 
 
 def case_private_key(*, db_session: Session, operator: UnlockedOperator, case_id: str) -> bytes:
     """Open the case key: operator key -> team key -> case key. Raises CaseNotFound or CaseForbidden."""
     _case, key = _accessible_case(db_session, operator, case_id)
-    team_key = team_private_key(db_session=db_session, operator=operator, team_id=key.team_id)
-    return unseal(key.sealed_private_key, team_key)
+    keys = team_keys(db_session=db_session, operator=operator, team_id=key.team_id)
+    return keys.open_case_key(key.sealed_private_key, key.key_generation)
 
 
 def open_for_operator(*, db: Database, operator: UnlockedOperator, case_id: str) -> CaseView:
@@ -239,7 +244,7 @@ def change_state(
     *, db: Database, operator: UnlockedOperator, case_id: str, target: CaseState, now: datetime | None = None
 ) -> None:
     with db.write() as s:
-        case, _key = _accessible_case(s, operator, case_id)
+        case, _key = _accessible_case(s, operator, case_id, for_writing=True)
         move(db_session=s, case=case, target=target, actor=operator.actor, now=now)
 
 
@@ -256,7 +261,7 @@ def _write(
         case, _key = _accessible_case(s, operator, case_id)
     record = build_record(case=case, kind=kind, content={"text": text}, author_id=operator.id, now=now)
     with db.write() as s:
-        case, _key = _accessible_case(s, operator, case_id)
+        case, _key = _accessible_case(s, operator, case_id, for_writing=True)
         s.add(record)
         if kind is RecordKind.OUTBOUND:
             if case.state in (CaseState.NEW, CaseState.CLOSED):
@@ -321,8 +326,8 @@ def last_record_seq(*, db_session: Session) -> int:
     return db_session.scalar(select(func.max(Record.seq))) or 0
 
 
-def _shared_records(team_id: int) -> Select[Record, bytes]:
-    return select(Record, CaseKey.sealed_private_key).join(
+def _shared_records(team_id: int) -> Select[Record, bytes, int]:
+    return select(Record, CaseKey.sealed_private_key, CaseKey.key_generation).join(
         CaseKey, and_(CaseKey.case_id == Record.case_id, CaseKey.team_id == team_id)
     )
 
@@ -338,8 +343,8 @@ def open_shared_records(
         .order_by(Record.seq)
         .execution_options(yield_per=1000)
     )
-    team_key = team_private_key(db_session=db_session, operator=operator, team_id=team_id)
-    return _opened(((r, k) for r, k in db_session.execute(query)), team_key)
+    keys = team_keys(db_session=db_session, operator=operator, team_id=team_id)
+    return _opened(((r, k, g) for r, k, g in db_session.execute(query)), keys)
 
 
 def open_picked_records(
@@ -352,25 +357,27 @@ def open_picked_records(
 ) -> Iterator[SharedRecord]:
     """Decrypt, oldest first, every record of `case_ids` and the records numbered in `seqs`, of the cases
     shared with a team. Raises NotInTeam. A record that does not open is left out."""
-    team_key = team_private_key(db_session=db_session, operator=operator, team_id=team_id)
+    keys = team_keys(db_session=db_session, operator=operator, team_id=team_id)
     ids, numbers = list(case_ids), list(seqs)
-    found: dict[int, tuple[Record, bytes]] = {}
+    found: dict[int, tuple[Record, bytes, int]] = {}
     for start in range(0, max(len(ids), len(numbers)), _IN_CHUNK):
         wanted = or_(
             Record.case_id.in_(ids[start : start + _IN_CHUNK]),
             Record.seq.in_(numbers[start : start + _IN_CHUNK]),
         )
-        found.update((r.seq, (r, k)) for r, k in db_session.execute(_shared_records(team_id).where(wanted)))
-    return _opened((found[seq] for seq in sorted(found)), team_key)
+        found.update(
+            (r.seq, (r, k, g)) for r, k, g in db_session.execute(_shared_records(team_id).where(wanted))
+        )
+    return _opened((found[seq] for seq in sorted(found)), keys)
 
 
-def _opened(rows: Iterator[tuple[Record, bytes]], team_key: bytes) -> Iterator[SharedRecord]:
+def _opened(rows: Iterator[tuple[Record, bytes, int]], keys: TeamKeys) -> Iterator[SharedRecord]:
     case_keys: dict[str, bytes] = {}
-    for row, sealed_case_key in rows:
+    for row, sealed_case_key, generation in rows:
         try:
             key = case_keys.get(row.case_id)
             if key is None:
-                key = case_keys[row.case_id] = unseal(sealed_case_key, team_key)
+                key = case_keys[row.case_id] = keys.open_case_key(sealed_case_key, generation)
             opened = open_stored(row, case_private_key=key)
         except DecryptionError:
             continue

@@ -19,6 +19,7 @@ class ServerSecrets:
     receipt_pepper: bytes
     totp_key: bytes
     session_key: bytes
+    pow_key: bytes  # authenticates proof-of-work challenges (security/pow.py)
 
     @classmethod
     def from_key(cls, key: bytes) -> ServerSecrets:
@@ -26,6 +27,7 @@ class ServerSecrets:
             receipt_pepper=keyed_hash(b"", key=key, purpose=b"haven/pepper"),
             totp_key=keyed_hash(b"", key=key, purpose=b"haven/totp"),
             session_key=keyed_hash(b"", key=key, purpose=b"haven/sessions"),
+            pow_key=keyed_hash(b"", key=key, purpose=b"haven/pow-key"),
         )
 
 

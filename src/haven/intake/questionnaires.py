@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from haven.cases.states import Priority
 from haven.i18n import LANGUAGES
+from haven.retention.rules import RetentionRules, parse_rules
 
 DEFAULT_PATH = Path(__file__).with_name("questionnaires.toml")
 
@@ -72,6 +73,7 @@ class InvalidAnswer(ValueError):
 class Catalogue:
     types: Mapping[str, RequestType]
     rules: tuple[PriorityRule, ...]
+    retention: RetentionRules = field(default_factory=RetentionRules)
 
     def validate(self, request_type: str, answers: Mapping[str, str]) -> dict[str, str]:
         """The answers that belong to this request type, each checked; raises InvalidAnswer."""
@@ -132,7 +134,12 @@ def load(path: Path = DEFAULT_PATH) -> Catalogue:
         PriorityRule(question=r["question"], answer=r["answer"], priority=Priority(r["priority"]))
         for r in data.get("priority_rules", [])
     )
-    return Catalogue(types=types, rules=rules)
+    retention = parse_rules(
+        data.get("retention"),
+        {type_id: raw["retention"] for type_id, raw in data["types"].items() if "retention" in raw},
+        path.name,
+    )
+    return Catalogue(types=types, rules=rules, retention=retention)
 
 
 @cache

@@ -5,6 +5,25 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ProofIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(max_length=200, description="The token of GET /api/v1/requests/challenge")
+    solution: str = Field(
+        default="",
+        max_length=40,
+        description="Decimal digits (at most 16) such that SHA-256(token + solution) starts with `bits` "
+        "zero bits; may be left out once the challenge's wait is over",
+    )
+
+
+class ChallengeOut(BaseModel):
+    token: str = Field(description="Send it back as `proof.token` with the request; accepted once")
+    bits: int = Field(description="Leading zero bits SHA-256(token + solution) must have; 0: no proof needed")
+    wait_seconds: int = Field(description="After this many seconds the token is accepted without a solution")
+    expires_in_seconds: int = Field(description="The token is refused after this many seconds")
+
+
 class RequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -12,6 +31,9 @@ class RequestIn(BaseModel):
     language: str = Field(max_length=5, description="ru, uk or en")
     answers: dict[str, str] = Field(default_factory=dict, max_length=40)
     message: str = Field(max_length=20_000)
+    proof: ProofIn | None = Field(
+        default=None, description="Proof of work for a challenge; required unless the server has it off"
+    )
 
 
 class ReceiptOut(BaseModel):
@@ -28,6 +50,7 @@ class ThreadMessage(BaseModel):
     direction: str = Field(description="inbound (from the requester) or outbound (a reply)")
     text: str
     at: datetime
+    files: list[str] = Field(default_factory=list, description="The names of the photos sent with it")
 
 
 class ThreadOut(BaseModel):

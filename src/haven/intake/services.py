@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,8 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haven.accounts.services import intake_team
+from haven.attachments.forms import FileLimits, Upload
+from haven.attachments.images import ImageRefused
+from haven.attachments.services import CheckedFile, check_files, message_rows
 from haven.audit.services import REQUESTER, record_event
-from haven.cases.models import Case, CaseKey, Record
+from haven.cases.models import Case, CaseKey
 from haven.cases.records import REQUESTER_VISIBLE, OpenedRecord, RecordKind, build_record, read_records
 from haven.cases.services import move
 from haven.cases.states import CaseState, Priority
@@ -54,6 +57,8 @@ class Submission:
     language: str
     answers: Mapping[str, str]
     message: str
+    # Photos sent with the message, as they arrived (checked and cleaned by submit_request).
+    files: Sequence[Upload] = ()
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,19 @@ def check_submission(
     return answers
 
 
+def checked_files(files: Sequence[Upload], limits: FileLimits | None) -> list[CheckedFile]:
+    """The files decoded and cleaned (attachments/images.py); raises IntakeError on field "files" for the
+    first one refused. Without `limits` no file is accepted at all (the JSON API takes none)."""
+    if not files:
+        return []
+    if limits is None:
+        raise IntakeError("too_many_files", "files")
+    try:
+        return check_files(files, limits=limits)
+    except ImageRefused as exc:
+        raise IntakeError(exc.reason, "files") from None
+
+
 @dataclass(frozen=True)
 class SealedCase:
     """A new case sealed and ready to insert; the receipt and the key go to the requester alone."""
@@ -118,7 +136,7 @@ class SealedCase:
     case_id: str
     receipt: str
     case_private_key: bytes
-    rows: list[Base]  # the case, its key sealed to the team, the answers, the first message
+    rows: list[Base]  # the case, its key sealed to the team, the answers, the first message and its files
 
 
 def seal_new_case(
@@ -130,7 +148,9 @@ def seal_new_case(
     priority: Priority,
     team_id: int,
     team_public_key: bytes,
+    team_key_generation: int,
     pepper: bytes,
+    files: Sequence[CheckedFile] = (),
     now: datetime | None = None,
 ) -> SealedCase:
     """Build the rows of a new case from checked input: public keys and the pepper only, no session.
@@ -160,7 +180,10 @@ def seal_new_case(
     rows: list[Base] = [
         case,
         CaseKey(
-            case_id=case_id, team_id=team_id, sealed_private_key=seal(case_keys.private, team_public_key)
+            case_id=case_id,
+            team_id=team_id,
+            sealed_private_key=seal(case_keys.private, team_public_key),
+            key_generation=team_key_generation,
         ),
         build_record(
             case=case,
@@ -168,7 +191,7 @@ def seal_new_case(
             content={"language": language, "answers": dict(answers)},
             now=now,
         ),
-        build_record(case=case, kind=RecordKind.INBOUND, content={"text": message}, now=now),
+        *message_rows(case=case, kind=RecordKind.INBOUND, text=message, files=files, now=now),
     ]
     return SealedCase(case_id, receipt, case_keys.private, rows)
 
@@ -177,6 +200,7 @@ def seal_new_case(
 class IntakeTarget:
     id: int
     public_key: bytes
+    key_generation: int
 
 
 class ReceivingTeam:
@@ -191,12 +215,17 @@ class ReceivingTeam:
         self._read_at = -math.inf
         self._target: IntakeTarget | None = None
 
+    def forget(self) -> None:
+        """Read the team again on the next request (this process has just rotated its key)."""
+        with self._lock:
+            self._read_at = -math.inf
+
     def current(self) -> IntakeTarget | None:
         with self._lock:
             if time.monotonic() - self._read_at >= self._seconds or self._target is None:
                 with self._db.read() as s:
                     team = intake_team(db_session=s)
-                self._target = IntakeTarget(team.id, team.public_key) if team else None
+                self._target = IntakeTarget(team.id, team.public_key, team.key_generation) if team else None
                 self._read_at = time.monotonic()
             return self._target
 
@@ -210,13 +239,15 @@ def submit_request(
     max_message_chars: int,
     writer: GroupCommit | None = None,
     receiving: ReceivingTeam | None = None,
+    file_limits: FileLimits | None = None,
     now: datetime | None = None,
 ) -> IssuedReceipt:
     """Store a new request, encrypted, and return its receipt once the case is durably committed.
 
     With a `writer`, the insert joins other requests' in one transaction and one fsync (group commit);
-    it still returns only after that commit."""
+    it still returns only after that commit. Files are accepted only within `file_limits`."""
     answers = check_submission(submission, catalogue=catalogue, max_message_chars=max_message_chars)
+    files = checked_files(submission.files, file_limits)
     team = (receiving or ReceivingTeam(db, seconds=0)).current()
     if team is None:
         raise IntakeClosed
@@ -229,7 +260,9 @@ def submit_request(
         priority=catalogue.priority(answers),
         team_id=team.id,
         team_public_key=team.public_key,
+        team_key_generation=team.key_generation,
         pepper=pepper,
+        files=files,
         now=now,
     )
 
@@ -286,23 +319,29 @@ def add_follow_up(
     message: str,
     max_message_chars: int,
     writer: GroupCommit | None = None,
+    files: Sequence[Upload] = (),
+    file_limits: FileLimits | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Add a requester's message; a case waiting on them, or closed, comes back to the queue."""
+    """Add a requester's message, with any files; a case waiting on them, or closed, comes back to the
+    queue. Files are accepted only within `file_limits`."""
     text = check_message(message, max_chars=max_message_chars)
+    checked = checked_files(files, file_limits)
     with db.read() as s:
         case = s.get(Case, access.case_id)
     if case is None:
         raise IntakeError("case_gone")
-    record = build_record(case=case, kind=RecordKind.INBOUND, content={"text": text}, now=now)
-    (writer or GroupCommit(db)).write(lambda s: _append_inbound(s, access.case_id, record, now))
+    rows = message_rows(case=case, kind=RecordKind.INBOUND, text=text, files=checked, now=now)
+    (writer or GroupCommit(db)).write(lambda s: _append_inbound(s, access.case_id, rows, now))
 
 
-def _append_inbound(s: Session, case_id: str, record: Record, now: datetime | None) -> None:
-    case = s.get(Case, case_id)
+def _append_inbound(s: Session, case_id: str, rows: list[Base], now: datetime | None) -> None:
+    # Locked, so that a purge at the same moment waits or skips the case (cases.services does the same).
+    case = s.get(Case, case_id, with_for_update=True)
     if case is None:
         raise IntakeError("case_gone")
-    s.add(record)
+    # In order, record before files: the files refer to it.
+    insert_rows(s, rows)
     if case.state in (CaseState.WAITING, CaseState.CLOSED):
         move(db_session=s, case=case, target=CaseState.IN_PROGRESS, actor=REQUESTER, now=now)
     case.last_requester_at = case.updated_at = now_minute(now)

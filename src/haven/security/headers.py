@@ -3,6 +3,7 @@ no caching of anything that could hold a receipt or a message."""
 
 from __future__ import annotations
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -16,6 +17,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "base-uri 'none'",
     ]
 )
+# The same, plus scripts from our own origin: only for a page that asks (the request form's proof of work).
+OWN_SCRIPTS_POLICY = f"{CONTENT_SECURITY_POLICY}; script-src 'self'"
+_CSP = b"content-security-policy"
+_OWN_SCRIPTS = (_CSP, OWN_SCRIPTS_POLICY.encode())
+# The same, plus `sandbox`: a file handed out (attachments/responses.py), should a browser open it on its
+# own, runs no script and gets an origin of its own.
+SANDBOX_POLICY = f"{CONTENT_SECURITY_POLICY}; sandbox"
+_SANDBOX = (_CSP, SANDBOX_POLICY.encode())
 
 HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
@@ -27,6 +36,16 @@ HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
 )
 NO_STORE = (b"cache-control", b"no-store")
+
+
+def allow_own_scripts(response: Response) -> None:
+    """Let this one response run scripts from our own origin; every other page runs none."""
+    response.headers["content-security-policy"] = OWN_SCRIPTS_POLICY
+
+
+def sandbox(response: Response) -> None:
+    """Put this one response in a sandbox (it is a file, never a page of ours)."""
+    response.headers["content-security-policy"] = SANDBOX_POLICY
 
 
 class SecurityHeaders:
@@ -43,8 +62,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0].lower() != b"server"]
-                headers.extend(HEADERS)
+                own = next((h for h in message.get("headers", []) if h in (_OWN_SCRIPTS, _SANDBOX)), None)
+                headers = [h for h in message.get("headers", []) if h[0].lower() not in (b"server", _CSP)]
+                # A response keeps no policy of its own but the one allow_own_scripts or sandbox sets.
+                headers.extend(own if own and h[0] == _CSP else h for h in HEADERS)
                 if not cacheable:
                     headers = [h for h in headers if h[0].lower() != b"cache-control"]
                     headers.append(NO_STORE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import redis
 
 from haven.config import SettingsError
+from haven.security.sessions import Member
 
 PREFIX = "haven:"
 
@@ -31,14 +32,15 @@ class RedisBackend:
         return f"{self._prefix}s:{index.hex()}"
 
     def _group(self, group: bytes) -> str:
-        return f"{self._prefix}g:{group.hex()}"
+        # A hash: session index -> its time to live (8 bytes, ms) and its sealed description.
+        return f"{self._prefix}h:{group.hex()}"
 
-    def put(self, index: bytes, blob: bytes, *, ttl_seconds: float, group: bytes) -> None:
+    def put(self, index: bytes, blob: bytes, *, ttl_seconds: float, group: bytes, about: bytes) -> None:
         ttl_ms = max(1, int(ttl_seconds * 1000))
         group_key = self._group(group)
         with self._client.pipeline(transaction=True) as pipe:
             pipe.set(self._session(index), blob, px=ttl_ms)
-            pipe.sadd(group_key, index.hex())
+            pipe.hset(group_key, index.hex(), ttl_ms.to_bytes(8, "big") + about)
             pipe.pexpire(group_key, ttl_ms, nx=True)
             pipe.pexpire(group_key, ttl_ms, gt=True)
             pipe.execute()
@@ -55,14 +57,42 @@ class RedisBackend:
 
     def delete_group(self, group: bytes) -> int:
         group_key = self._group(group)
-        members = self._client.smembers(group_key)
-        keys = [f"{self._prefix}s:{m.decode() if isinstance(m, bytes) else m}" for m in members]
+        members = self._client.hkeys(group_key)
+        keys = [f"{self._prefix}s:{_text(m)}" for m in members]
         with self._client.pipeline(transaction=True) as pipe:
             if keys:
                 pipe.delete(*keys)
             pipe.delete(group_key)
             results = pipe.execute()
         return int(results[0]) if keys else 0
+
+    def members(self, group: bytes) -> list[Member]:
+        group_key = self._group(group)
+        entries = {_text(k): v for k, v in self._client.hgetall(group_key).items() if isinstance(v, bytes)}
+        with self._client.pipeline(transaction=False) as pipe:
+            for index_hex in entries:
+                pipe.pttl(f"{self._prefix}s:{index_hex}")
+            remaining = pipe.execute()
+        found, gone = [], []
+        for (index_hex, value), left_ms in zip(entries.items(), remaining, strict=True):
+            if left_ms < 0:  # expired, or ended by delete(): forget it here too
+                gone.append(index_hex)
+                continue
+            ttl_ms = int.from_bytes(value[:8], "big")
+            found.append(Member(bytes.fromhex(index_hex), value[8:], max(0.0, (ttl_ms - left_ms) / 1000)))
+        if gone:
+            self._client.hdel(group_key, *gone)
+        return found
+
+    def delete_member(self, group: bytes, index: bytes) -> bool:
+        group_key = self._group(group)
+        if not self._client.hexists(group_key, index.hex()):
+            return False  # not a session of this group: leave it alone
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.hdel(group_key, index.hex())
+            pipe.delete(self._session(index))
+            _removed, deleted = pipe.execute()
+        return bool(deleted)
 
     def exists(self, index: bytes) -> bool:
         return bool(self._client.exists(self._session(index)))
@@ -86,3 +116,7 @@ def refuse_persistence(client: redis.Redis) -> None:
             "the Redis at HAVEN_REDIS_URL writes to disk; start it with persistence off "
             "(--save '' --appendonly no) so that no session ever reaches a disk"
         )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -107,6 +107,53 @@ def test_another_server_secret_opens_nothing(backend: MemoryBackend | RedisBacke
     assert SessionStore(b"\x01" * 32, backend).resolve(token, kind="operator") is None
 
 
+def test_an_owner_lists_their_own_sessions_newest_activity_first(store: SessionStore) -> None:
+    laptop, _ = store.start(kind="operator", subject="7", key=KEY, idle_seconds=60, device="Firefox on Linux")
+    time.sleep(0.05)
+    phone, _ = store.start(kind="operator", subject="7", key=KEY, idle_seconds=60, device="Chrome on Android")
+    store.start(kind="operator", subject="8", key=b"o" * 32, idle_seconds=60, device="Safari on macOS")
+    listed = store.list(kind="operator", subject="7", key=KEY)
+    assert [s.device for s in listed] == ["Chrome on Android", "Firefox on Linux"]
+    resolved = store.resolve(phone, kind="operator")
+    assert resolved is not None
+    assert listed[0].id == resolved.id
+    assert listed[0].started_at.second == 0  # kept to the minute, like every stored time
+    assert store.resolve(laptop, kind="operator") is not None
+
+
+def test_descriptions_open_only_with_the_owners_key(store: SessionStore) -> None:
+    store.start(kind="operator", subject="7", key=KEY, idle_seconds=60, device="Firefox on Linux")
+    assert store.list(kind="operator", subject="7", key=b"x" * 32) == []
+
+
+def test_an_owner_ends_one_of_their_sessions(store: SessionStore) -> None:
+    laptop, _ = store.start(kind="operator", subject="7", key=KEY, idle_seconds=60, device="laptop")
+    phone, _ = store.start(kind="operator", subject="7", key=KEY, idle_seconds=60, device="phone")
+    lost = store.resolve(phone, kind="operator")
+    assert lost is not None
+    assert store.end_one(kind="operator", subject="7", session_id=lost.id)
+    assert store.resolve(phone, kind="operator") is None
+    assert store.resolve(laptop, kind="operator") is not None
+    assert [s.device for s in store.list(kind="operator", subject="7", key=KEY)] == ["laptop"]
+    assert not store.end_one(kind="operator", subject="7", session_id=lost.id)  # already over
+
+
+def test_nobody_ends_a_session_of_another_owner(store: SessionStore) -> None:
+    theirs, _ = store.start(kind="operator", subject="8", key=KEY, idle_seconds=60)
+    session = store.resolve(theirs, kind="operator")
+    assert session is not None
+    assert not store.end_one(kind="operator", subject="7", session_id=session.id)
+    assert not store.end_one(kind="operator", subject="7", session_id="not hex")
+    assert store.resolve(theirs, kind="operator") is not None
+
+
+def test_an_expired_session_leaves_the_list(store: SessionStore) -> None:
+    store.start(kind="operator", subject="7", key=KEY, idle_seconds=SHORT_IDLE, device="gone")
+    store.start(kind="operator", subject="7", key=KEY, idle_seconds=60, device="here")
+    time.sleep(SHORT_IDLE + 0.2)
+    assert [s.device for s in store.list(kind="operator", subject="7", key=KEY)] == ["here"]
+
+
 def test_memory_holds_only_sealed_blobs() -> None:
     backend = MemoryBackend()
     store = SessionStore(bytes(32), backend)
@@ -120,14 +167,21 @@ def test_redis_holds_only_sealed_blobs_under_keyed_names() -> None:
     client = redis_client()
     prefix = f"haven-test-{secrets.token_hex(4)}:"
     store = SessionStore(bytes(32), RedisBackend(client, prefix=prefix))
-    token, csrf = store.start(kind="operator", subject="7", key=KEY, idle_seconds=60, label="admin:ana")
+    token, csrf = store.start(
+        kind="operator", subject="7", key=KEY, idle_seconds=60, label="admin:ana", device="Firefox on Linux"
+    )
     keys = list(client.scan_iter(f"{prefix}*"))
     assert len(keys) == 2  # the session, and the group that lets an admin end all of an operator's
     stored = b"".join(
-        key + b"".join(client.smembers(key) if client.type(key) == b"set" else [client.get(key) or b""])
+        key
+        + b"".join(
+            [k + v for k, v in client.hgetall(key).items()]
+            if client.type(key) == b"hash"
+            else [client.get(key) or b""]
+        )
         for key in keys
     )
-    for secret in (KEY, KEY.hex().encode(), csrf.encode(), token.encode(), b"admin:ana"):
+    for secret in (KEY, KEY.hex().encode(), csrf.encode(), token.encode(), b"admin:ana", b"Firefox"):
         assert secret not in stored
     for key in keys:
         client.delete(key)

@@ -1,0 +1,25 @@
+"""What is left of purged cases: how many there were, by month, request type and final state. Nothing else.
+
+A case is either still in `cases` or counted here, never both: it moves in the one transaction that
+deletes it. So statistics add the live cases to these counts (retention.services.case_totals) and a
+published total does not drop when old cases are shredded, nor count a case twice.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from haven.db import Base
+
+
+class CaseCount(Base):
+    __tablename__ = "case_counts"
+
+    # The first day of the month the case came in: nothing finer, so no count points at one request.
+    month: Mapped[date] = mapped_column(primary_key=True)
+    request_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    final_state: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int]
