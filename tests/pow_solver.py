@@ -40,3 +40,13 @@ def solved_fields(html: str) -> dict[str, str]:
     """The hidden fields of a request form, with the challenge it carries solved."""
     token, bits = challenge_in(html)
     return {"pow_token": token, "pow_solution": solve(token, bits)}
+
+
+class Clock:
+    """A clock for the proof of work that a test moves by hand (seconds since the epoch)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -19,6 +19,7 @@ from haven.runtime import Runtime
 from haven.security.pow import MemorySpentTokens, ProofOfWork
 from tests.browser.conftest import OpenPage, Shot
 from tests.browser.pages import ReceiptPage, RequestForm
+from tests.pow_solver import Clock
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +31,6 @@ MESSAGE = "Мне пришла повестка, что делать?"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.with_changes(pow=True, pow_bits=BITS, pow_wait_seconds=WAIT)
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def serve_proof_of_work(runtime: Runtime, *, wait: int, clock: Callable[[], float] = time.time) -> None:

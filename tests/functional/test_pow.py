@@ -18,7 +18,7 @@ from haven.runtime import Runtime
 from haven.security.pow import MemorySpentTokens, ProofOfWork
 from haven.security.ratelimit import Action, Limit, RateLimiter
 from tests.conftest import Org, assert_problem
-from tests.pow_solver import challenge_in, not_a_solution, solve, solved_fields
+from tests.pow_solver import Clock, challenge_in, not_a_solution, solve, solved_fields
 
 MARKER = "okapi-marker-5521"
 BITS = 8
@@ -34,14 +34,6 @@ def shown(text: str) -> str:
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return settings.with_changes(pow=True, pow_bits=BITS, pow_wait_seconds=WAIT)
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -22,19 +22,12 @@ from haven.security.pow import (
     TooEarly,
     solves,
 )
-from tests.pow_solver import not_a_solution, solve
+from tests.pow_solver import Clock, not_a_solution, solve
 
 KEY = bytes(range(32))
 BITS = 10
 WAIT = 15
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+NOW = 1_800_000_000.0
 
 
 def proof_of_work(clock: Clock, **options: Any) -> ProofOfWork:
@@ -55,7 +48,7 @@ def refusal(pow_: ProofOfWork, token: str, solution: str = "") -> ProofRefused:
 
 
 def test_a_solved_token_is_accepted_once_and_refused_the_second_time() -> None:
-    pow_ = proof_of_work(Clock())
+    pow_ = proof_of_work(Clock(NOW))
     challenge = pow_.issue()
     solution = solve(challenge.token, challenge.bits)
 
@@ -64,7 +57,7 @@ def test_a_solved_token_is_accepted_once_and_refused_the_second_time() -> None:
 
 
 def test_a_token_issued_by_another_server_is_refused() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     theirs = proof_of_work(clock, key=bytes(32)).issue()
 
     refused = refusal(proof_of_work(clock), theirs.token, solve(theirs.token, theirs.bits))
@@ -73,7 +66,7 @@ def test_a_token_issued_by_another_server_is_refused() -> None:
 
 
 # One token for every example, so that hypothesis sees the same input each time it replays one.
-GOOD_TOKEN = proof_of_work(Clock()).issue().token
+GOOD_TOKEN = proof_of_work(Clock(NOW)).issue().token
 
 
 @settings(max_examples=200, deadline=timedelta(seconds=1))
@@ -83,11 +76,11 @@ def test_an_altered_token_is_refused(data: st.DataObject) -> None:
     replacement = data.draw(st.sampled_from("ABCabc019-_").filter(lambda c: c != GOOD_TOKEN[position]))
     altered = GOOD_TOKEN[:position] + replacement + GOOD_TOKEN[position + 1 :]
 
-    assert refusal(proof_of_work(Clock()), altered, solve(altered, BITS)).reason == "pow_invalid"
+    assert refusal(proof_of_work(Clock(NOW)), altered, solve(altered, BITS)).reason == "pow_invalid"
 
 
 def test_lowering_the_bits_a_token_asks_for_breaks_it() -> None:
-    pow_ = proof_of_work(Clock())
+    pow_ = proof_of_work(Clock(NOW))
     raw = bytearray(base64.urlsafe_b64decode(pow_.issue().token + "="))
     raw[17] = 1  # the bits field
     easier = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
@@ -96,7 +89,7 @@ def test_lowering_the_bits_a_token_asks_for_breaks_it() -> None:
 
 
 def test_a_solution_with_too_few_bits_is_refused_before_the_wait() -> None:
-    pow_ = proof_of_work(Clock())
+    pow_ = proof_of_work(Clock(NOW))
     challenge = pow_.issue()
 
     refused = refusal(pow_, challenge.token, not_a_solution(challenge.token, challenge.bits))
@@ -106,7 +99,7 @@ def test_a_solution_with_too_few_bits_is_refused_before_the_wait() -> None:
 
 
 def test_a_solution_to_an_easier_challenge_is_not_enough() -> None:
-    pow_ = proof_of_work(Clock())
+    pow_ = proof_of_work(Clock(NOW))
     challenge = pow_.issue()
     easy = next(
         str(n)
@@ -118,7 +111,7 @@ def test_a_solution_to_an_easier_challenge_is_not_enough() -> None:
 
 
 def test_an_expired_token_is_refused_even_solved() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     pow_ = proof_of_work(clock)
     challenge = pow_.issue()
     clock.now += LIFETIME_SECONDS
@@ -127,7 +120,7 @@ def test_an_expired_token_is_refused_even_solved() -> None:
 
 
 def test_a_token_just_inside_its_lifetime_is_accepted() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     pow_ = proof_of_work(clock)
     challenge = pow_.issue()
     clock.now += LIFETIME_SECONDS - 1
@@ -136,7 +129,7 @@ def test_a_token_just_inside_its_lifetime_is_accepted() -> None:
 
 
 def test_a_wait_token_is_refused_before_its_time_and_accepted_after() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     pow_ = proof_of_work(clock)
     challenge = pow_.issue()
     clock.now += WAIT - 4
@@ -151,7 +144,7 @@ def test_a_wait_token_is_refused_before_its_time_and_accepted_after() -> None:
 
 
 def test_a_wait_token_is_accepted_once_too() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     pow_ = proof_of_work(clock)
     token = pow_.issue().token
     clock.now += WAIT
@@ -162,11 +155,11 @@ def test_a_wait_token_is_accepted_once_too() -> None:
 
 
 def test_a_missing_token_is_refused_as_missing() -> None:
-    assert refusal(proof_of_work(Clock()), "").reason == "pow_missing"
+    assert refusal(proof_of_work(Clock(NOW)), "").reason == "pow_missing"
 
 
 def test_a_released_token_is_accepted_again() -> None:
-    pow_ = proof_of_work(Clock())
+    pow_ = proof_of_work(Clock(NOW))
     challenge = pow_.issue()
     solution = solve(challenge.token, challenge.bits)
     spent = pow_.verify(challenge.token, solution)
@@ -186,7 +179,7 @@ def accept_waited(pow_: ProofOfWork, clock: Clock, count: int) -> None:
 
 
 def test_difficulty_rises_with_load_in_steps_and_falls_back_after_a_quiet_minute() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     pow_ = proof_of_work(clock)
     levels = [pow_.level()]
     for reached in (29, 30, 120, 300, 1000):
@@ -206,7 +199,7 @@ def test_difficulty_rises_with_load_in_steps_and_falls_back_after_a_quiet_minute
 
 
 def test_a_challenge_issued_under_load_asks_for_more() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     pow_ = proof_of_work(clock)
     accept_waited(pow_, clock, 120)
 
@@ -217,7 +210,7 @@ def test_a_challenge_issued_under_load_asks_for_more() -> None:
 
 
 def test_spent_tokens_are_forgotten_once_they_would_have_expired() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     spent = MemorySpentTokens(clock=clock)
     pow_ = ProofOfWork(key=KEY, base_bits=BITS, base_wait_seconds=WAIT, clock=clock, spent=spent)
     accept_waited(pow_, clock, 50)
@@ -230,7 +223,7 @@ def test_spent_tokens_are_forgotten_once_they_would_have_expired() -> None:
 
 
 def test_off_it_accepts_anything_and_its_challenges_ask_for_nothing() -> None:
-    pow_ = proof_of_work(Clock(), enabled=False)
+    pow_ = proof_of_work(Clock(NOW), enabled=False)
     challenge = pow_.issue()
 
     assert pow_.verify("") is None
@@ -239,7 +232,7 @@ def test_off_it_accepts_anything_and_its_challenges_ask_for_nothing() -> None:
 
 
 def test_still_good_keeps_an_unexpired_authentic_token_only() -> None:
-    clock = Clock()
+    clock = Clock(NOW)
     pow_ = proof_of_work(clock)
     challenge = pow_.issue()
 
@@ -266,7 +259,7 @@ PARSER_BUDGET = settings(max_examples=500, deadline=timedelta(seconds=1))
 @given(token=st.text(max_size=200), solution=st.text(max_size=40))
 def test_any_text_is_refused_cleanly(token: str, solution: str) -> None:
     with pytest.raises(ProofRefused):
-        proof_of_work(Clock()).verify(token, solution)
+        proof_of_work(Clock(NOW)).verify(token, solution)
 
 
 @PARSER_BUDGET
@@ -274,7 +267,7 @@ def test_any_text_is_refused_cleanly(token: str, solution: str) -> None:
 def test_any_bytes_as_a_token_are_refused_cleanly(raw: bytes) -> None:
     token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     with pytest.raises(ProofRefused):
-        proof_of_work(Clock()).verify(token, "0")
+        proof_of_work(Clock(NOW)).verify(token, "0")
 
 
 @PARSER_BUDGET
@@ -283,7 +276,7 @@ def test_any_bytes_of_a_tokens_length_are_refused_cleanly(raw: bytes) -> None:
     # The right length gets past the first checks to the authentication itself.
     token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     with pytest.raises(ProofRefused) as refused:
-        proof_of_work(Clock()).verify(token, "0")
+        proof_of_work(Clock(NOW)).verify(token, "0")
     assert refused.value.reason == "pow_invalid"
 
 
