@@ -236,9 +236,11 @@ def test_the_admin_page_revokes_with_one_button(runtime: Runtime, org: Org, clie
         data={"operator_id": org.intake.id, "csrf_token": csrf.group(1)},
         follow_redirects=False,
     )
-    assert (response.status_code, response.headers["location"]) == (303, "/desk/admin?revoked=olena")
-    shown = client.get("/desk/admin?revoked=olena").text
-    assert "is revoked" in shown
+    location = f"/desk/admin?revoked={org.intake.id}"
+    assert (response.status_code, response.headers["location"]) == (303, location)
+    shown = client.get(location).text
+    assert "<strong>olena</strong> is revoked" in shown
+    assert "is revoked" not in client.get(f"/desk/admin?revoked={org.legal.id}").text  # not revoked
     assert re.search(r"olena <span class=\"tag muted\">revoked", shown)
     with runtime.db.read() as s:
         olena = s.get(Operator, org.intake.id)

@@ -32,7 +32,11 @@ def admin_page_response(
         teams = accounts.list_teams(db_session=s)
         members = accounts.memberships(db_session=s)
     values.setdefault("error", None)
-    values.setdefault("revoked", request.query_params.get("revoked", ""))
+    # Named from the store, never from the URL: a crafted link cannot make the page claim a revocation.
+    revoked_id = request.query_params.get("revoked", "")
+    values.setdefault(
+        "revoked", next((op.username for op in operators if op.revoked_at and str(op.id) == revoked_id), "")
+    )
     values.setdefault("waiting", waiting_case_keys(db=runtime.db))
     values.setdefault("locked", {op.id for op in operators if is_locked(op)})
     values.setdefault("created", None)
@@ -175,4 +179,4 @@ def revoke(
     runtime.sessions.end_all(kind="operator", subject=str(revoked.operator_id))
     runtime.receiving.forget()
     runtime.rewrap.start_for(context.operator, context.session_id)
-    return RedirectResponse(f"/desk/admin?revoked={revoked.username}", status_code=303)
+    return RedirectResponse(f"/desk/admin?revoked={revoked.operator_id}", status_code=303)
