@@ -18,6 +18,7 @@ from haven.runtime import Runtime
 from haven.security.pow import MemorySpentTokens, ProofOfWork
 from haven.security.ratelimit import Action, Limit, RateLimiter
 from tests.conftest import Org, assert_problem
+from tests.functional.served import legal_request
 from tests.pow_solver import Clock, challenge_in, not_a_solution, solve, solved_fields
 
 MARKER = "okapi-marker-5521"
@@ -56,14 +57,7 @@ def _form(message: str = f"Please help {MARKER}", **fields: str) -> dict[str, st
 
 
 def _request_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": "legal",
-        "language": "en",
-        "answers": {"danger_now": "no", "topic": "other"},
-        "message": f"Help me {MARKER}",
-    }
-    body.update(changes)
-    return body
+    return {**legal_request(f"Help me {MARKER}"), **changes}
 
 
 def _open_form(client: TestClient, lang: str = "en") -> str:

@@ -31,13 +31,12 @@ from haven.crypto.keys import DecryptionError, unseal
 from haven.intake import services as intake
 from haven.runtime import Runtime
 from tests.conftest import Org, Person, add_operator, api_login
-
-REQUEST = {"type": "legal", "language": "en", "answers": {"danger_now": "no", "topic": "other"}}
+from tests.functional.served import legal_request
 
 
 def ask_for_help(client: TestClient, text: str) -> str:
     """A request over the API, as a requester sends it; returns its case id."""
-    response = client.post("/api/v1/requests", json={**REQUEST, "message": text})
+    response = client.post("/api/v1/requests", json=legal_request(text))
     assert response.status_code == 201, response.text
     runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
     access = intake.open_with_receipt(
