@@ -33,6 +33,7 @@ from haven.crypto.keys import unlock_with_passphrase
 from haven.db import Base, Database
 from haven.migrate import upgrade
 from haven.runtime import Runtime
+from tests.fake_bot_api import TEST_TOKEN, FakeBotApi
 
 PROBLEM = "application/problem+json"
 
@@ -264,3 +265,45 @@ def assert_problem(response: Any, status: int, *, not_echoing: str) -> dict[str,
     assert body["detail"]
     assert not_echoing not in response.text
     return body
+
+
+# -- the Telegram bot, against a fake Bot API server on loopback (tests/fake_bot_api.py) ------------------
+
+TELEGRAM_SECRET = "test-webhook-secret-0123456789"
+
+
+@pytest.fixture
+def bot_api() -> Iterator[FakeBotApi]:
+    with FakeBotApi() as api:
+        yield api
+
+
+@pytest.fixture
+def telegram_settings(settings: Settings, bot_api: FakeBotApi) -> Settings:
+    """The settings of a server running the bot against the fake Bot API, with a weak chat-id hash."""
+    return settings.with_changes(
+        telegram_token=TEST_TOKEN,
+        telegram_webhook_secret=TELEGRAM_SECRET,
+        telegram_api_url=bot_api.url,
+        telegram_hash_opslimit=WEAK_KDF.opslimit,
+        telegram_hash_memlimit=WEAK_KDF.memlimit,
+    )
+
+
+@pytest.fixture
+def telegram_app(telegram_settings: Settings, db: Database) -> Iterator[FastAPI]:
+    application = create_app(telegram_settings, db=db)
+    yield application
+    application.state.runtime.close()
+
+
+@pytest.fixture
+def telegram_runtime(telegram_app: FastAPI) -> Runtime:
+    runtime: Runtime = telegram_app.state.runtime
+    return runtime
+
+
+@pytest.fixture
+def telegram_client(telegram_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(telegram_app, base_url="https://testserver") as test_client:
+        yield test_client

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from haven.accounts import api as session_api
 from haven.cases import api as cases_api
 from haven.cases.services import CaseForbidden, CaseNotFound
+from haven.channels.telegram import webhook as telegram_webhook
 from haven.config import Settings
 from haven.db import Checkpointer, Database
 from haven.dependencies import CsrfRejected, NotLoggedIn, NotPermitted
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             interval=settings.purge_interval_minutes * 60,
             forget=runtime.forget_cases,
         ).start()
+        runtime.start_channels()
         yield
         purger.stop()
         runtime.writer.stop()
@@ -137,6 +139,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         desk_admin.router,
         desk_purge.router,
         intake_views.router,
+        telegram_webhook.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -246,6 +246,61 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram_poll(args: argparse.Namespace) -> int:
+    """Fetch the bot's updates from Telegram until interrupted (for a server Telegram cannot reach)."""
+    import signal
+    import threading
+
+    from haven.channels.telegram.polling import poll
+
+    settings = _telegram_settings(args)
+    if settings is None:
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with _opened(settings) as runtime:
+        assert runtime.telegram is not None
+        assert runtime.telegram_api is not None
+        runtime.start_channels()
+        print("Haven's Telegram bot is polling for updates; Ctrl-C stops it.", flush=True)
+        poll(runtime.telegram, runtime.telegram_api, stop=stop, timeout=args.timeout)
+    return 0
+
+
+def cmd_telegram_webhook(args: argparse.Namespace) -> int:
+    """Tell Telegram to post the bot's updates to this server's /telegram/webhook."""
+    from haven.channels.outbox import DeliveryFailed
+
+    settings = _telegram_settings(args)
+    if settings is None:
+        return 2
+    url = args.url.rstrip("/")
+    if not url.startswith("https://"):
+        print("haven telegram webhook: Telegram posts only to https:// addresses", file=sys.stderr)
+        return 2
+    if not url.endswith("/telegram/webhook"):
+        url += "/telegram/webhook"
+    with _opened(settings) as runtime:
+        assert runtime.telegram_api is not None
+        try:
+            runtime.telegram_api.set_webhook(url=url, secret=settings.telegram_webhook_secret)
+        except DeliveryFailed as failure:
+            print(f"haven telegram webhook: Telegram did not take it ({failure.code})", file=sys.stderr)
+            return 1
+    print(f"Telegram now posts the bot's updates to {url}.")
+    return 0
+
+
+def _telegram_settings(args: argparse.Namespace) -> Settings | None:
+    settings = _settings(args).check()
+    if not settings.telegram_enabled:
+        print("haven telegram: set HAVEN_TELEGRAM_TOKEN (from @BotFather) first", file=sys.stderr)
+        return None
+    return settings
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="haven", description="Haven: a secure, anonymous helpline and case desk."
@@ -321,6 +376,19 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only print what would be purged; change nothing"
     )
     purge.set_defaults(func=cmd_purge)
+
+    telegram = commands.add_parser("telegram", help="the Telegram bot (HAVEN_TELEGRAM_TOKEN)")
+    telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
+    poll = with_data_dir(
+        telegram_commands.add_parser("poll", help="fetch updates from Telegram (no public address needed)")
+    )
+    poll.add_argument("--timeout", type=int, default=25, help="seconds each long poll waits (default 25)")
+    poll.set_defaults(func=cmd_telegram_poll)
+    webhook = with_data_dir(
+        telegram_commands.add_parser("webhook", help="have Telegram post updates to this server instead")
+    )
+    webhook.add_argument("--url", required=True, help="this server's public https:// address")
+    webhook.set_defaults(func=cmd_telegram_webhook)
     return top
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -50,6 +52,18 @@ class Settings:
     pow_wait_seconds: int = 15
     # How often the server purges cases past their retention (retention/): 0 leaves it to `haven purge`.
     purge_interval_minutes: int = 60
+    # The Telegram bot (channels/telegram/): off while the token is empty. The webhook secret is the
+    # X-Telegram-Bot-Api-Secret-Token Telegram must send; the API URL lets the bot use another Bot API server.
+    telegram_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    # Hours after which the bot deletes every message of a conversation from the requester's phone (Telegram
+    # lets a bot delete in a private chat for 48 hours); 0 keeps them.
+    telegram_delete_after_hours: int = 24
+    # Argon2id cost of the slow hash that finds a chat's case (about 16 ms at 2 / 16 MiB on one core, so
+    # 10^10 possible chat ids cost years); tests lower it.
+    telegram_hash_opslimit: int = 2
+    telegram_hash_memlimit: int = 16 * 1024 * 1024
 
     @property
     def secure_cookies(self) -> bool:
@@ -97,7 +111,25 @@ class Settings:
                 "HAVEN_PURGE_INTERVAL_MINUTES must be 0 (no purge in the server: run `haven purge` "
                 "yourself) or a number of minutes"
             )
+        if self.telegram_token and len(self.telegram_webhook_secret) < 16:
+            raise SettingsError(
+                "the Telegram bot needs HAVEN_TELEGRAM_WEBHOOK_SECRET: at least 16 characters of A-Z, a-z, "
+                "0-9, _ and -, which Telegram sends with every update so nobody else can post to the webhook"
+            )
+        if self.telegram_webhook_secret and not _WEBHOOK_SECRET.fullmatch(self.telegram_webhook_secret):
+            raise SettingsError(
+                "HAVEN_TELEGRAM_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (at most 256 characters)"
+            )
+        if not 0 <= self.telegram_delete_after_hours <= 47:
+            raise SettingsError(
+                "HAVEN_TELEGRAM_DELETE_AFTER_HOURS must be 0 (keep messages) to 47: Telegram lets a bot "
+                "delete messages in a private chat only for 48 hours"
+            )
         return self
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
 
     def as_environment(self) -> dict[str, str]:
         """These settings as `HAVEN_*` variables, so that `from_env` in a child process rebuilds them."""
@@ -151,6 +183,12 @@ _FIELDS: dict[str, type] = {
     "pow": bool,
     "pow_bits": int,
     "pow_wait_seconds": int,
+    "telegram_token": str,
+    "telegram_webhook_secret": str,
+    "telegram_api_url": str,
+    "telegram_delete_after_hours": int,
+    "telegram_hash_opslimit": int,
+    "telegram_hash_memlimit": int,
 }
 
 

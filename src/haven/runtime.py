@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,9 +10,15 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from haven.accounts.lockout import UnknownNames
+from haven.accounts.services import UnlockedOperator
 from haven.attachments.forms import FileLimits
 from haven.cases.rewrap import Rewrapper
 from haven.cases.search import SearchIndexes
+from haven.channels import replies
+from haven.channels.outbox import Outbox
+from haven.channels.telegram.bot import CHANNEL, BotRules, TelegramBot
+from haven.channels.telegram.bot_api import BotApi
+from haven.channels.telegram.chat_keys import ChatKeyCache
 from haven.config import Settings
 from haven.crypto.kdf import KdfParams
 from haven.crypto.server_secret import ServerSecrets, load_or_create
@@ -23,6 +30,7 @@ from haven.security.pow import MemorySpentTokens, ProofOfWork, SpentTokens
 from haven.security.ratelimit import RateLimiter
 from haven.security.sessions import MemoryBackend, SessionBackend, SessionStore
 
+log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 
 
@@ -47,6 +55,10 @@ class Runtime:
     rewrap: Rewrapper
     # Proof-of-work challenges on intake; spent tokens in memory, or in Redis when workers share it.
     pow: ProofOfWork
+    # The Telegram bot and the outbox that delivers replies through it, when a bot token is set.
+    telegram: TelegramBot | None = None
+    telegram_api: BotApi | None = None
+    outbox: Outbox | None = None
 
     @property
     def kdf(self) -> KdfParams:
@@ -60,8 +72,37 @@ class Runtime:
             self.sessions.end_all(kind="requester", subject=case_id)
         self.search.forget_cases(case_ids)
 
+    def resume_deliveries(self, operator: UnlockedOperator, *, case_id: str | None = None) -> None:
+        """Hand the outbox the replies a restart left undelivered, of one case or of all the operator's
+        teams (only a member can open what to send). Never fails the page or the login that asks."""
+        if self.outbox is None:
+            return
+        try:
+            replies.resume(
+                db=self.db,
+                operator=operator,
+                outbox=self.outbox,
+                case_id=case_id,
+                sole_sender=self.settings.workers == 1,
+            )
+        except Exception as exc:
+            log.error("resuming deliveries failed: %s", type(exc).__name__)
+
+    def start_channels(self) -> None:
+        """Start the threads that deliver replies and delete old messages from requesters' phones."""
+        if self.outbox is not None:
+            self.outbox.start()
+        if self.telegram is not None:
+            self.telegram.deletions.start()
+
     def close(self) -> None:
         """Forget this process's sessions and let go of the store's connections."""
+        if self.outbox is not None:
+            self.outbox.stop()
+        if self.telegram is not None:
+            self.telegram.close()
+        if self.telegram_api is not None:
+            self.telegram_api.close()
         self.rewrap.stop()
         self.sessions.close()
         self.pow.close()
@@ -81,6 +122,18 @@ class Runtime:
         database = db or Database.from_url(settings.resolved_database_url)
         sessions = SessionStore(secrets.session_key, _session_backend(settings))
         catalogue = default_catalogue()
+        receiving = ReceivingTeam(database)
+        limits = RateLimiter(enabled=settings.rate_limits, trust_proxy_headers=settings.trust_proxy_headers)
+        telegram_api = (
+            BotApi(token=settings.telegram_token, api_url=settings.telegram_api_url)
+            if settings.telegram_enabled
+            else None
+        )
+        telegram = (
+            _telegram_bot(settings, telegram_api, database, secrets, catalogue, limits, receiving)
+            if telegram_api is not None
+            else None
+        )
         return cls(
             settings=settings,
             db=database,
@@ -90,10 +143,8 @@ class Runtime:
             templates=templates,
             search=SearchIndexes(db=database, sessions=sessions, catalogue=catalogue),
             writer=GroupCommit(database),
-            receiving=ReceivingTeam(database),
-            limits=RateLimiter(
-                enabled=settings.rate_limits, trust_proxy_headers=settings.trust_proxy_headers
-            ),
+            receiving=receiving,
+            limits=limits,
             unknown_names=UnknownNames(),
             rewrap=Rewrapper(database, alive=sessions.alive),
             pow=ProofOfWork(
@@ -103,7 +154,39 @@ class Runtime:
                 base_wait_seconds=settings.pow_wait_seconds,
                 spent=_spent_tokens(settings),
             ),
+            telegram=telegram,
+            telegram_api=telegram_api,
+            outbox=Outbox(database, {CHANNEL: telegram}) if telegram is not None else None,
         )
+
+
+def _telegram_bot(
+    settings: Settings,
+    api: BotApi,
+    db: Database,
+    secrets: ServerSecrets,
+    catalogue: Catalogue,
+    limits: RateLimiter,
+    receiving: ReceivingTeam,
+) -> TelegramBot:
+    return TelegramBot(
+        db=db,
+        api=api,
+        catalogue=catalogue,
+        pepper=secrets.receipt_pepper,
+        keys=ChatKeyCache(
+            pepper=secrets.receipt_pepper,
+            params=KdfParams(settings.telegram_hash_opslimit, settings.telegram_hash_memlimit),
+        ),
+        limits=limits,
+        receiving=receiving,
+        rules=BotRules(
+            org=settings.org_name,
+            delete_after_hours=settings.telegram_delete_after_hours,
+            max_message_chars=settings.max_message_chars,
+            files=FileLimits.of(settings),
+        ),
+    )
 
 
 def _session_backend(settings: Settings) -> SessionBackend:

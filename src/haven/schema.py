@@ -4,6 +4,8 @@ from haven.accounts import models as accounts_models
 from haven.attachments import models as attachments_models
 from haven.audit import models as audit_models
 from haven.cases import models as cases_models
+from haven.channels import models as channels_models
+from haven.channels.telegram import models as telegram_models
 from haven.db import Base
 from haven.retention import models as retention_models
 
@@ -14,6 +16,8 @@ __all__ = [
     "attachments_models",
     "audit_models",
     "cases_models",
+    "channels_models",
     "metadata",
     "retention_models",
+    "telegram_models",
 ]

@@ -60,6 +60,8 @@ def log_in(
     if session is not None:
         # Their copies of retired team keys let the background re-wrap finish a revocation's work.
         runtime.rewrap.start_for(operator, session.id)
+    # Replies a restart left undelivered: only a member of their team can open what to send.
+    runtime.resume_deliveries(operator)
     return operator, token, csrf
 
 

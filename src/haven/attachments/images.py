@@ -57,7 +57,9 @@ class ImageRefused(ValueError):
 
 
 @dataclass(frozen=True)
-class CleanImage:
+class CleanFile:
+    """A file as the server keeps it. For a picture, its size in pixels; for anything else 0 × 0."""
+
     data: bytes
     media_type: str
     extension: str
@@ -66,17 +68,22 @@ class CleanImage:
 
 
 def media_type_of(data: bytes) -> tuple[str, str]:
-    """(media type, extension) of an image this module wrote, from its first bytes."""
+    """(media type, extension) of a file the server kept (a picture this module wrote, or a voice note or
+    PDF that attachments/media.py let in), from its first bytes."""
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg", "jpg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png", "png"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp", "webp"
+    if data.startswith(b"OggS"):
+        return "audio/ogg", "ogg"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf", "pdf"
     return "application/octet-stream", "bin"
 
 
-def clean_image(data: bytes, *, max_pixels: int) -> CleanImage:
+def clean_image(data: bytes, *, max_pixels: int) -> CleanFile:
     """Decode `data` as a JPEG, PNG or WebP photo and return it re-encoded with no metadata, upright.
 
     Raises ImageRefused("file_not_image") for anything that is not one of those, "file_too_many_pixels"
@@ -101,7 +108,7 @@ def clean_image(data: bytes, *, max_pixels: int) -> CleanImage:
             raise ImageRefused("file_unreadable") from None
         out = io.BytesIO()
         pixels.save(out, format=written, **_SAVE_OPTIONS[written])
-        return CleanImage(out.getvalue(), media_type, extension, pixels.width, pixels.height)
+        return CleanFile(out.getvalue(), media_type, extension, pixels.width, pixels.height)
 
 
 def _pixels_only(image: Image.Image, modes: tuple[str, ...]) -> Image.Image:

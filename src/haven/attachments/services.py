@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from haven.accounts.services import UnlockedOperator
 from haven.attachments.forms import FileLimits, Upload
-from haven.attachments.images import CleanImage, ImageRefused, clean_image, media_type_of
+from haven.attachments.images import CleanFile, ImageRefused, clean_image, media_type_of
+from haven.attachments.media import clean_media
 from haven.attachments.models import Attachment
 from haven.audit.services import record_event
 from haven.cases.models import Case
@@ -37,7 +38,7 @@ class FileNotFound(CaseNotFound):
 @dataclass(frozen=True)
 class CheckedFile:
     name: str
-    image: CleanImage
+    file: CleanFile
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,19 @@ class OpenedFile:
     filename: str
 
 
-def check_files(uploads: Sequence[Upload], *, limits: FileLimits) -> list[CheckedFile]:
-    """Each upload decoded as a photo and re-encoded without metadata (see images.py). Raises
+def check_files(
+    uploads: Sequence[Upload], *, limits: FileLimits, voice_and_pdf: bool = False
+) -> list[CheckedFile]:
+    """Each upload decoded as a photo and re-encoded without metadata (see images.py); with
+    `voice_and_pdf`, voice notes and PDF documents are let in as they are (see media.py). Raises
     ImageRefused, with the reason of the first file refused, for too many files, too large a file, or one
-    that is not a JPEG, PNG or WebP picture."""
+    that is not a JPEG, PNG or WebP picture (or a voice note or PDF, when those are allowed)."""
     if len(uploads) > limits.max_files:
         raise ImageRefused("too_many_files")
     if any(len(upload.data) > limits.max_file_bytes for upload in uploads):
         raise ImageRefused("file_too_large")
-    return [CheckedFile(u.name, clean_image(u.data, max_pixels=limits.max_pixels)) for u in uploads]
+    clean = clean_media if voice_and_pdf else clean_image
+    return [CheckedFile(u.name, clean(u.data, max_pixels=limits.max_pixels)) for u in uploads]
 
 
 def message_rows(
@@ -97,14 +102,14 @@ def message_rows(
     content: dict[str, Any] = {"text": text}
     if files:
         content["files"] = [
-            FileRef(i, f.name, f.image.media_type, len(f.image.data), f.image.width, f.image.height).content()
+            FileRef(i, f.name, f.file.media_type, len(f.file.data), f.file.width, f.file.height).content()
             for i, f in zip(ids, files, strict=True)
         ]
     record = build_record(case=case, kind=kind, content=content, author_id=author_id, now=now)
     rows: list[Base] = [record]
     for file_id, checked in zip(ids, files, strict=True):
         sealed = seal_record(
-            checked.image.data,
+            checked.file.data,
             case_public_key=case.public_key,
             case_id=case.id,
             record_id=file_id,

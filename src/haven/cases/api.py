@@ -23,6 +23,7 @@ from haven.cases.schemas import (
 )
 from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
 from haven.cases.states import InvalidTransition
+from haven.channels import replies
 from haven.dependencies import OperatorDep, RuntimeDep, WritingOperatorDep
 from haven.intake.services import IntakeError, check_message
 from haven.problems import Problem
@@ -103,6 +104,8 @@ def get_case(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> CaseOut
     view = _guarded(
         lambda: services.open_for_operator(db=runtime.db, operator=context.operator, case_id=case_id)
     )
+    runtime.resume_deliveries(context.operator, case_id=case_id)
+    deliveries = replies.deliveries(db=runtime.db, case_id=case_id)
     return CaseOut(
         id=view.id,
         type=view.request_type,
@@ -125,6 +128,7 @@ def get_case(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> CaseOut
                     )
                     for f in attachments.files_of(r)
                 ],
+                delivery=deliveries[r.id].state.value if r.id in deliveries else None,
             )
             for r in view.thread
         ],
@@ -156,7 +160,11 @@ def get_file(case_id: str, file_id: str, runtime: RuntimeDep, context: OperatorD
 def reply(case_id: str, body: TextIn, runtime: RuntimeDep, context: WritingOperatorDep) -> dict[str, str]:
     """Reply to the requester; they read it with their receipt."""
     text = _text(body, runtime)
-    _guarded(lambda: services.reply(db=runtime.db, operator=context.operator, case_id=case_id, text=text))
+    _guarded(
+        lambda: replies.reply(
+            db=runtime.db, operator=context.operator, case_id=case_id, text=text, outbox=runtime.outbox
+        )
+    )
     return {"status": "stored"}
 
 

@@ -22,9 +22,12 @@ class RecordKind(StrEnum):
     INBOUND = "inbound"  # a message from the requester
     OUTBOUND = "outbound"  # a reply to the requester
     NOTE = "note"  # internal; the requester never sees it
+    # How to reach the requester outside the web (a Telegram chat id): read only to deliver a reply.
+    CHANNEL = "channel"
 
 
 REQUESTER_VISIBLE = (RecordKind.INBOUND, RecordKind.OUTBOUND)
+THREAD = (*REQUESTER_VISIBLE, RecordKind.NOTE)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ class SearchOut(BaseModel):
 class FileOut(BaseModel):
     id: str = Field(description="GET /api/v1/cases/{case_id}/files/{id} returns the file")
     name: str = Field(description="The name the requester's device gave the file")
-    type: str = Field(description="image/jpeg, image/png or image/webp")
+    type: str = Field(
+        description="image/jpeg, image/png, image/webp; from Telegram also audio/ogg, application/pdf"
+    )
     size: int = Field(description="Bytes, as stored: re-encoded without metadata")
     width: int
     height: int
@@ -44,7 +46,14 @@ class RecordOut(BaseModel):
     author: str | None = Field(description="The operator's username; null for the requester")
     at: datetime
     text: str
-    files: list[FileOut] = Field(default_factory=list, description="Photos sent with this message")
+    files: list[FileOut] = Field(
+        default_factory=list, description="Photos (and, from Telegram, voice notes and PDFs) sent with it"
+    )
+    delivery: str | None = Field(
+        default=None,
+        description="For a reply the requester gets through a channel (Telegram): queued, retrying, sent or "
+        "failed; null otherwise",
+    )
 
 
 class CaseOut(BaseModel):

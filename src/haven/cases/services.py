@@ -7,7 +7,7 @@ refused to anyone outside the case's teams.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,7 @@ from haven.accounts.models import Membership, Operator, Team
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import Actor, record_event
 from haven.cases.models import CLOSED_CASES, OPEN_CASES, Case, CaseKey, Record
-from haven.cases.records import OpenedRecord, RecordKind, build_record, open_stored, read_records
+from haven.cases.records import THREAD, OpenedRecord, RecordKind, build_record, open_stored, read_records
 from haven.cases.states import CaseState, check_transition
 from haven.clock import now_minute
 from haven.crypto.keys import DecryptionError
@@ -68,7 +68,7 @@ class CaseView:
 
     @property
     def thread(self) -> list[OpenedRecord]:
-        return [r for r in self.records if r.kind is not RecordKind.ANSWERS]
+        return [r for r in self.records if r.kind in THREAD]
 
 
 def _team_ids(db_session: Session, operator_id: int) -> list[int]:
@@ -256,7 +256,8 @@ def _write(
     kind: RecordKind,
     text: str,
     now: datetime | None,
-) -> None:
+    also: Callable[[Session, Record], None] | None = None,
+) -> str:
     with db.read() as s:
         case, _key = _accessible_case(s, operator, case_id)
     record = build_record(case=case, kind=kind, content={"text": text}, author_id=operator.id, now=now)
@@ -273,13 +274,27 @@ def _write(
         record_event(
             db_session=s, actor=operator.actor, action=f"case.{kind.value}", case_id=case_id, now=now
         )
+        if also is not None:
+            s.flush()
+            also(s, record)
+    return record.id
 
 
 def reply(
-    *, db: Database, operator: UnlockedOperator, case_id: str, text: str, now: datetime | None = None
-) -> None:
-    """Send a reply the requester will read with their receipt; the first reply takes the case."""
-    _write(db=db, operator=operator, case_id=case_id, kind=RecordKind.OUTBOUND, text=text, now=now)
+    *,
+    db: Database,
+    operator: UnlockedOperator,
+    case_id: str,
+    text: str,
+    now: datetime | None = None,
+    also: Callable[[Session, Record], None] | None = None,
+) -> str:
+    """Store a reply the requester will read with their receipt; the first reply takes the case. `also`
+    runs in the same transaction (channels/replies.py queues the reply's delivery there). Returns the
+    reply's record id."""
+    return _write(
+        db=db, operator=operator, case_id=case_id, kind=RecordKind.OUTBOUND, text=text, now=now, also=also
+    )
 
 
 def add_note(

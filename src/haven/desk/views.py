@@ -17,6 +17,7 @@ from haven.attachments.responses import file_response
 from haven.cases import services as cases
 from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
 from haven.cases.states import TRANSITIONS, CaseState, InvalidTransition
+from haven.channels import replies
 from haven.dependencies import (
     OPERATOR_COOKIE,
     OperatorContext,
@@ -157,6 +158,7 @@ def search(
 def case_page(request: Request, case_id: str, runtime: RuntimeDep, context: OperatorDep) -> Response:
     view = cases.open_for_operator(db=runtime.db, operator=context.operator, case_id=case_id)
     kind = runtime.catalogue.types.get(view.request_type)
+    runtime.resume_deliveries(context.operator, case_id=case_id)
     return render(
         request,
         runtime,
@@ -165,6 +167,7 @@ def case_page(request: Request, case_id: str, runtime: RuntimeDep, context: Oper
         case=view,
         kind=kind,
         moves=sorted(TRANSITIONS[view.state]),
+        deliveries=replies.deliveries(db=runtime.db, case_id=case_id),
         notice=request.query_params.get("notice", ""),
     )
 
@@ -183,8 +186,12 @@ def _write(runtime: Runtime, context: OperatorContext, case_id: str, text: str, 
         clean = check_message(text, max_chars=runtime.settings.max_message_chars, field="text")
     except IntakeError:
         return back(f"/desk/cases/{case_id}", "empty")
-    service = cases.add_note if note else cases.reply
-    service(db=runtime.db, operator=context.operator, case_id=case_id, text=clean)
+    if note:
+        cases.add_note(db=runtime.db, operator=context.operator, case_id=case_id, text=clean)
+    else:
+        replies.reply(
+            db=runtime.db, operator=context.operator, case_id=case_id, text=clean, outbox=runtime.outbox
+        )
     return back(f"/desk/cases/{case_id}", "note" if note else "reply")
 
 

@@ -91,9 +91,11 @@ def _receipt_context(case_id: str) -> bytes:
     return f"haven/receipt-copy\x00{case_id}".encode()
 
 
-def check_message(message: str, *, max_chars: int, field: str = "message") -> str:
+def check_message(message: str, *, max_chars: int, field: str = "message", required: bool = True) -> str:
+    """The message without surrounding space; raises IntakeError if it is empty (and `required`: a message
+    that carries files may be empty) or too long."""
     text = message.strip()
-    if not text:
+    if not text and required:
         raise IntakeError("message_required", field)
     if len(text) > max_chars:
         raise IntakeError("message_too_long", field)
@@ -112,19 +114,22 @@ def check_submission(
         answers = catalogue.validate(submission.request_type, submission.answers)
     except InvalidAnswer as exc:
         raise IntakeError(exc.reason, exc.question) from None
-    check_message(submission.message, max_chars=max_message_chars)
+    check_message(submission.message, max_chars=max_message_chars, required=not submission.files)
     return answers
 
 
-def checked_files(files: Sequence[Upload], limits: FileLimits | None) -> list[CheckedFile]:
-    """The files decoded and cleaned (attachments/images.py); raises IntakeError on field "files" for the
-    first one refused. Without `limits` no file is accepted at all (the JSON API takes none)."""
+def checked_files(
+    files: Sequence[Upload], limits: FileLimits | None, *, voice_and_pdf: bool = False
+) -> list[CheckedFile]:
+    """The files decoded and cleaned (attachments/images.py; voice notes and PDFs too with `voice_and_pdf`,
+    see attachments/media.py); raises IntakeError on field "files" for the first one refused. Without
+    `limits` no file is accepted at all (the JSON API takes none)."""
     if not files:
         return []
     if limits is None:
         raise IntakeError("too_many_files", "files")
     try:
-        return check_files(files, limits=limits)
+        return check_files(files, limits=limits, voice_and_pdf=voice_and_pdf)
     except ImageRefused as exc:
         raise IntakeError(exc.reason, "files") from None
 
@@ -325,17 +330,20 @@ def add_follow_up(
 ) -> None:
     """Add a requester's message, with any files; a case waiting on them, or closed, comes back to the
     queue. Files are accepted only within `file_limits`."""
-    text = check_message(message, max_chars=max_message_chars)
+    text = check_message(message, max_chars=max_message_chars, required=not files)
     checked = checked_files(files, file_limits)
     with db.read() as s:
         case = s.get(Case, access.case_id)
     if case is None:
         raise IntakeError("case_gone")
     rows = message_rows(case=case, kind=RecordKind.INBOUND, text=text, files=checked, now=now)
-    (writer or GroupCommit(db)).write(lambda s: _append_inbound(s, access.case_id, rows, now))
+    (writer or GroupCommit(db)).write(lambda s: append_inbound(s, case_id=access.case_id, rows=rows, now=now))
 
 
-def _append_inbound(s: Session, case_id: str, rows: list[Base], now: datetime | None) -> None:
+def append_inbound(s: Session, *, case_id: str, rows: Sequence[Base], now: datetime | None = None) -> None:
+    """Insert a requester's message (its record and files, from message_rows) into the case in this
+    transaction: a case waiting on them, or closed, comes back to the queue. Raises IntakeError("case_gone")
+    for a case purged meanwhile."""
     # Locked, so that a purge at the same moment waits or skips the case (cases.services does the same).
     case = s.get(Case, case_id, with_for_update=True)
     if case is None:

@@ -11,6 +11,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "style-src 'self'",
         "img-src 'self' data:",
+        # Voice notes from the Telegram bot, played on the case page.
+        "media-src 'self'",
         "font-src 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",

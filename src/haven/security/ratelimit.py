@@ -43,6 +43,7 @@ class Action(StrEnum):
     RECEIPT = "receipt"
     FOLLOW_UP = "follow_up"
     LOGIN = "login"
+    TELEGRAM = "telegram"  # an update from one Telegram chat (keyed by the chat id, hashed as above)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ DEFAULT_LIMITS: Mapping[Action, Limit] = {
     Action.FOLLOW_UP: Limit(per_address=30, overall=1200),
     # Each login costs an Argon2id run (128 MiB, most of a second): the overall budget protects the server.
     Action.LOGIN: Limit(per_address=10, overall=120),
+    # Each costs a slow hash of the chat id (channels/telegram/chat_keys.py) unless the chat was seen lately.
+    Action.TELEGRAM: Limit(per_address=20, overall=3000),
 }
 
 

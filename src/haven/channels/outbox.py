@@ -1,0 +1,208 @@
+"""Delivering operators' replies through a channel, retried until the channel takes them.
+
+A reply is stored in its case (sealed) and its delivery row in the same transaction, so the reply is never
+lost; what to send, and where, is then handed to this process's outbox in memory, because on disk it
+exists only sealed in the case. A thread sends what is due, part by part (a channel has a longest message),
+and writes the delivery's state after each attempt: the desk shows it beside the reply.
+
+Failures that pass (a timeout, a flood limit, a server error) are retried with a growing pause, or the pause
+the channel asked for; failures that do not (the requester blocked the bot) end the delivery. After a
+restart the memory is empty: channels/replies.py hands the outbox the pending deliveries again when a
+member of the case's team logs in or opens the case, since only they can open what to send.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import update
+
+from haven.channels.models import PENDING, Delivery, DeliveryState
+from haven.clock import now_minute
+from haven.db import Database
+
+log = logging.getLogger(__name__)
+
+FIRST_PAUSE_SECONDS = 2.0
+LONGEST_PAUSE_SECONDS = 300.0
+# A reply the channel has not taken after this long is given up (and shown so on the desk).
+GIVE_UP_SECONDS = 72 * 3600.0
+
+
+class DeliveryFailed(Exception):
+    """A channel did not take a message. `code` is a fixed word for the desk (never the channel's own
+    words, which may quote the message); `retry_after` is the pause the channel asked for."""
+
+    def __init__(self, code: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Channel(Protocol):
+    """What the outbox needs of a channel: its longest message, and sending one (raises DeliveryFailed)."""
+
+    max_chars: int
+
+    def send_reply(self, address: int, text: str) -> None: ...
+
+
+@dataclass
+class Parcel:
+    """One reply on its way, in memory only: where it goes, its parts and how far it got."""
+
+    record_id: str
+    case_id: str
+    channel: str
+    address: int
+    parts: list[str]
+    sent_parts: int = 0
+    attempts: int = 0
+    due: float = 0.0
+    first_tried: float | None = None
+
+
+def split_text(text: str, max_chars: int) -> list[str]:
+    """Cut a long reply into parts of at most `max_chars`, at a paragraph, line or word end when there is
+    one in the second half of the part, so that no part ends mid-word unless a word is longer than a part."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > max_chars:
+        window = rest[:max_chars]
+        cut = max(window.rfind(sep) for sep in ("\n\n", "\n", " "))
+        if cut < max_chars // 2:
+            cut = max_chars
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+class Outbox:
+    """This process's deliveries in progress, and the thread that sends them."""
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._channels = channels
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._parcels: dict[str, Parcel] = {}
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def accepts(self, channel: str) -> bool:
+        return channel in self._channels
+
+    def holds(self, record_id: str) -> bool:
+        with self._lock:
+            return record_id in self._parcels
+
+    def hand(self, *, record_id: str, case_id: str, channel: str, address: int, text: str) -> None:
+        """Take a stored reply to deliver (its delivery row must exist)."""
+        parts = split_text(text, self._channels[channel].max_chars)
+        with self._lock:
+            if record_id in self._parcels:
+                return
+            self._parcels[record_id] = Parcel(record_id, case_id, channel, address, parts, due=self._clock())
+        self._wake.set()
+
+    def deliver_due(self) -> int:
+        """Attempt every parcel that is due, once; returns how many were attempted."""
+        now = self._clock()
+        with self._lock:
+            due = sorted((p for p in self._parcels.values() if p.due <= now), key=lambda p: p.due)
+        for parcel in due:
+            self._attempt(parcel)
+        return len(due)
+
+    def _attempt(self, parcel: Parcel) -> None:
+        channel = self._channels[parcel.channel]
+        if parcel.first_tried is None:
+            parcel.first_tried = self._clock()
+        parcel.attempts += 1
+        try:
+            while parcel.sent_parts < len(parcel.parts):
+                channel.send_reply(parcel.address, parcel.parts[parcel.sent_parts])
+                parcel.sent_parts += 1
+        except DeliveryFailed as failure:
+            self._failed(parcel, failure)
+            return
+        except Exception as exc:
+            # A channel's bug must not stop every other delivery: counted as a failure that passes. Only
+            # the error's class is logged: its words may quote what was sent, or the bot's token.
+            log.error("delivery attempt failed unexpectedly: %s", type(exc).__name__)
+            self._failed(parcel, DeliveryFailed("internal_error"))
+            return
+        self._finish(parcel, DeliveryState.SENT, "")
+
+    def _failed(self, parcel: Parcel, failure: DeliveryFailed) -> None:
+        given_up = self._clock() - (parcel.first_tried or 0.0) >= GIVE_UP_SECONDS
+        if failure.permanent or given_up:
+            self._finish(parcel, DeliveryState.FAILED, failure.code if failure.permanent else "gave_up")
+            return
+        pause = min(LONGEST_PAUSE_SECONDS, FIRST_PAUSE_SECONDS * 2 ** (parcel.attempts - 1))
+        if failure.retry_after is not None:
+            pause = max(failure.retry_after, 1.0)
+        parcel.due = self._clock() + pause
+        self._record(parcel, DeliveryState.RETRYING, failure.code)
+
+    def _finish(self, parcel: Parcel, state: DeliveryState, code: str) -> None:
+        with self._lock:
+            self._parcels.pop(parcel.record_id, None)
+        self._record(parcel, state, code)
+
+    def _record(self, parcel: Parcel, state: DeliveryState, code: str) -> None:
+        with self._db.write() as s:
+            s.execute(
+                update(Delivery)
+                .where(Delivery.record_id == parcel.record_id, Delivery.state.in_(PENDING))
+                .values(
+                    state=state.value,
+                    attempts=Delivery.attempts + 1,
+                    last_error=code,
+                    updated_at=now_minute(),
+                )
+            )
+
+    def next_due_in(self) -> float | None:
+        with self._lock:
+            if not self._parcels:
+                return None
+            return max(0.0, min(p.due for p in self._parcels.values()) - self._clock())
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="haven-outbox", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.deliver_due()
+            except Exception as exc:
+                # The store was unreachable for a moment: the parcels stay in memory and are tried again.
+                log.error("outbox pass failed: %s", type(exc).__name__)
+            wait = self.next_due_in()
+            self._wake.wait(timeout=60.0 if wait is None else min(wait, 60.0))
+            self._wake.clear()

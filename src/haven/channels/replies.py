@@ -1,0 +1,173 @@
+"""An operator's reply, delivered through the channel the requester last wrote from.
+
+Where to deliver is sealed in the case (a CHANNEL record: the Telegram chat id), so finding it needs the
+case key, which the operator replying holds. The reply and its delivery row are written in one transaction;
+then the outbox of this process sends it (channels/outbox.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haven.accounts.services import UnlockedOperator
+from haven.cases import services as cases
+from haven.cases.models import Record
+from haven.cases.records import OpenedRecord, RecordKind, read_records
+from haven.channels.models import PENDING, Delivery, DeliveryState
+from haven.channels.outbox import Outbox
+from haven.clock import now_minute
+from haven.db import Database
+
+# A delivery another worker may still be retrying (it touches the row at least every five minutes) is
+# left to it; one untouched for longer lost its worker and is taken over.
+TAKE_OVER_AFTER = timedelta(minutes=10)
+RESUME_AT_ONCE = 200
+
+
+@dataclass(frozen=True)
+class Address:
+    channel: str
+    address: int
+
+
+@dataclass(frozen=True)
+class DeliveryInfo:
+    channel: str
+    state: DeliveryState
+    attempts: int
+    last_error: str
+
+
+def channel_record(*, channel: str, address: int) -> dict[str, object]:
+    """The sealed content of a CHANNEL record: how to reach the requester."""
+    return {"channel": channel, "address": address}
+
+
+def latest_address(records: Sequence[OpenedRecord]) -> Address | None:
+    """The channel the requester reached the case from most recently."""
+    for record in reversed(records):
+        if record.kind is RecordKind.CHANNEL:
+            channel, address = record.content.get("channel"), record.content.get("address")
+            if isinstance(channel, str) and isinstance(address, int):
+                return Address(channel, address)
+    return None
+
+
+def _address(db_session: Session, operator: UnlockedOperator, case_id: str) -> Address | None:
+    key = cases.case_private_key(db_session=db_session, operator=operator, case_id=case_id)
+    found = read_records(
+        db_session=db_session, case_id=case_id, case_private_key=key, kinds=(RecordKind.CHANNEL,)
+    )
+    return latest_address(found)
+
+
+def reply(
+    *,
+    db: Database,
+    operator: UnlockedOperator,
+    case_id: str,
+    text: str,
+    outbox: Outbox | None,
+    now: datetime | None = None,
+) -> str:
+    """Store a reply (cases.services.reply) and, if the requester wrote from a channel this server runs,
+    queue its delivery there in the same transaction. Returns the reply's record id."""
+    address = None
+    if outbox is not None:
+        with db.read() as s:
+            address = _address(s, operator, case_id)
+        if address is not None and not outbox.accepts(address.channel):
+            address = None
+
+    def queue_delivery(s: Session, record: Record) -> None:
+        assert address is not None
+        s.add(
+            Delivery(
+                record_id=record.id,
+                case_id=case_id,
+                channel=address.channel,
+                state=DeliveryState.QUEUED.value,
+                attempts=0,
+                last_error="",
+                updated_at=now_minute(now),
+            )
+        )
+
+    record_id = cases.reply(
+        db=db,
+        operator=operator,
+        case_id=case_id,
+        text=text,
+        now=now,
+        also=queue_delivery if address is not None else None,
+    )
+    if outbox is not None and address is not None:
+        outbox.hand(
+            record_id=record_id, case_id=case_id, channel=address.channel, address=address.address, text=text
+        )
+    return record_id
+
+
+def deliveries(*, db: Database, case_id: str) -> dict[str, DeliveryInfo]:
+    """The delivery of each reply of the case that went through a channel, by record id."""
+    with db.read() as s:
+        rows = s.scalars(select(Delivery).where(Delivery.case_id == case_id))
+        return {
+            r.record_id: DeliveryInfo(r.channel, DeliveryState(r.state), r.attempts, r.last_error)
+            for r in rows
+        }
+
+
+def resume(
+    *,
+    db: Database,
+    operator: UnlockedOperator,
+    outbox: Outbox,
+    case_id: str | None = None,
+    sole_sender: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Hand the outbox again the pending deliveries it does not hold (after a restart), of one case or of
+    every case of the operator's teams. Only a team member can: what to send is sealed in the case. With
+    other workers (`sole_sender` false), a delivery is taken over only once its worker stopped touching it.
+    Returns how many were handed."""
+    query = select(Delivery).where(Delivery.state.in_(PENDING)).order_by(Delivery.updated_at)
+    if case_id is not None:
+        query = query.where(Delivery.case_id == case_id)
+    if not sole_sender:
+        query = query.where(Delivery.updated_at <= now_minute(now) - TAKE_OVER_AFTER)
+    handed = 0
+    with db.read() as s:
+        pending = [d for d in s.scalars(query.limit(RESUME_AT_ONCE)) if not outbox.holds(d.record_id)]
+        for delivery in pending:
+            if not outbox.accepts(delivery.channel):
+                continue
+            try:
+                key = cases.case_private_key(db_session=s, operator=operator, case_id=delivery.case_id)
+            except (cases.CaseNotFound, cases.CaseForbidden, cases.NotInTeam):
+                continue
+            opened = read_records(
+                db_session=s,
+                case_id=delivery.case_id,
+                case_private_key=key,
+                kinds=(RecordKind.CHANNEL, RecordKind.OUTBOUND),
+            )
+            reply_record = next((r for r in opened if r.id == delivery.record_id), None)
+            # The address the reply was queued for: the latest channel record written before it.
+            address = latest_address(opened[: opened.index(reply_record)] if reply_record else [])
+            if reply_record is None or address is None:
+                continue
+            outbox.hand(
+                record_id=delivery.record_id,
+                case_id=delivery.case_id,
+                channel=address.channel,
+                address=address.address,
+                text=str(reply_record.content.get("text", "")),
+            )
+            handed += 1
+    return handed

@@ -1,0 +1,1 @@
+"""The Telegram bot: updates in (webhook or polling), the same intake and cases as the web, replies out."""
