@@ -103,6 +103,30 @@ def _memory_metric(result: scenarios.DeskResult) -> Metric:
     )
 
 
+def _chat_hash_metric() -> Metric:
+    """The slow hash that finds a Telegram chat's case, at the production cost: a floor, not a ceiling,
+    since guessing all 10^10 chat ids must cost at least a CPU-year (5 ms each)."""
+    from haven.channels.telegram.chat_keys import derive
+    from haven.config import Settings
+    from haven.crypto.kdf import KdfParams
+
+    defaults = Settings(data_dir=DATA)
+    params = KdfParams(defaults.telegram_hash_opslimit, defaults.telegram_hash_memlimit)
+    times = []
+    for chat_id in range(100_000_000, 100_000_050):
+        start = time.perf_counter()
+        derive(chat_id, pepper=b"\x00" * 32, params=params)
+        times.append((time.perf_counter() - start) * 1000)
+    median = sorted(times)[len(times) // 2]
+    years = median / 1000 * 10**10 / (365 * 24 * 3600)
+    return Metric(
+        f"telegram chat-id hash (Argon2id {params.opslimit} / {params.memlimit >> 20} MiB), median of 50",
+        f"{_ms(median)}: all 10^10 ids take {years:,.1f} CPU-years",
+        ">= 5 ms",
+        median >= 5,
+    )
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="100,000 cases only, one short round")
@@ -112,7 +136,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--rounds", type=int, help="intake rounds, interleaved with the baseline (quick 1, full 3)"
     )
     p.add_argument("--reseed", action="store_true", help="seed the SQLite datasets again")
-    p.add_argument("--only", choices=["intake", "desk", "workers"], action="append", help="run only these")
+    p.add_argument(
+        "--only", choices=["intake", "desk", "workers", "telegram"], action="append", help="run only these"
+    )
     return p.parse_args(argv)
 
 
@@ -121,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = args.sizes or ([100_000] if args.quick else [100_000, 1_000_000])
     seconds = args.seconds or (8.0 if args.quick else 15.0)
     rounds = args.rounds or (1 if args.quick else 3)
-    only = set(args.only or ["intake", "desk", "workers"])
+    only = set(args.only or ["intake", "desk", "workers", "telegram"])
     postgres = os.environ.get("HAVEN_TEST_POSTGRES_URL", "")
     redis = os.environ.get("HAVEN_TEST_REDIS_URL", "")
     try:
@@ -176,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
         else:
             metrics.append(Metric("workers on PostgreSQL", "skipped: run through scripts/with-services"))
+
+    if "telegram" in only:
+        print("telegram: the cost of the chat-id hash ...", flush=True)
+        metrics.append(_chat_hash_metric())
 
     options = {
         "quick": args.quick,

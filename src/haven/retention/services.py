@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from haven.audit.services import SYSTEM, Actor, record_event
 from haven.cases.models import Case
 from haven.cases.states import CaseState
+from haven.channels.telegram.services import forget_idle_chats
 from haven.clock import now_minute
 from haven.db import Database
 from haven.retention.models import CaseCount
@@ -194,9 +195,11 @@ def purge(
     `forget` is told the ids of each committed batch, to drop what this process still holds of them
     (requester sessions, search indexes). `stop`, once set, ends the run after the batch in progress.
     Afterwards the deleted pages are pushed out of the files (see shredding.py) and one audit event
-    records how many cases went, never which.
+    records how many cases went, never which. Telegram chats that never became a case are forgotten first.
     """
     at = now_minute(now)
+    with db.write() as s:
+        forget_idle_chats(db_session=s, now=at)
     tally = _Tally()
     while True:
         stopping = stop is not None and stop.is_set()

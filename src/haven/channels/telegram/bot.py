@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 _STRIPES = 64
 _TOO_FAST_NOTICE_SECONDS = 60.0
+# Pauses between tries of a message that must arrive (the receipt): a few seconds in all, so that
+# Telegram's answer to the webhook does not time out.
+_RECEIPT_PAUSES = (0.5, 1.0, 2.0)
 
 
 class Api(Protocol):
@@ -218,7 +221,7 @@ class TelegramBot:
                 db_session=s, actor=REQUESTER, action="case.created", case_id=sealed.case_id, detail=CHANNEL
             )
             self._store_chat(s, chat)
-        says = [Say(t("tg_received", receipt=sealed.receipt))]
+        says = [Say(t("tg_received", receipt=sealed.receipt), must_arrive=True)]
         if self.rules.delete_after_hours:
             says.append(Say(t("tg_auto_delete", hours=self.rules.delete_after_hours)))
         return says
@@ -335,11 +338,18 @@ class TelegramBot:
 
     def _say(self, chat_id: int, state: ChatState, say: Say, now: int) -> bool:
         """Send one message and remember it for deletion; False if Telegram did not take it."""
-        try:
-            message_id = self._api.send(chat_id, say.text, say.buttons)
-        except DeliveryFailed as failure:
-            log.warning("telegram send failed: %s", failure.code)
-            return False
+        pauses = list(_RECEIPT_PAUSES) if say.must_arrive else []
+        while True:
+            try:
+                message_id = self._api.send(chat_id, say.text, say.buttons)
+                break
+            except DeliveryFailed as failure:
+                log.warning("telegram send failed: %s", failure.code)
+                if failure.permanent or not pauses:
+                    return False
+                # Telegram's own pause when it asked for one, as long as it stays short.
+                time.sleep(min(failure.retry_after or pauses[0], 5.0))
+                pauses.pop(0)
         state.remember(message_id, now)
         self._schedule_deletion(chat_id, message_id)
         return True

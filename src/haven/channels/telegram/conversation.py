@@ -33,6 +33,8 @@ class Effect(StrEnum):
 class Say:
     text: str
     buttons: Buttons = ()
+    # Tried again if Telegram fails for a moment: the receipt, which exists nowhere else.
+    must_arrive: bool = False
 
 
 @dataclass
