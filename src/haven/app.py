@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from haven.accounts import api as session_api
 from haven.cases import api as cases_api
+from haven.cases.check_ins import CheckInWatch
 from haven.cases.services import CaseForbidden, CaseNotFound
 from haven.channels.telegram import webhook as telegram_webhook
 from haven.config import Settings
@@ -106,7 +107,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
             forget=runtime.forget_cases,
         ).start()
         runtime.start_channels()
+        check_ins = CheckInWatch(runtime.db).start()
         yield
+        check_ins.stop()
         purger.stop()
         runtime.writer.stop()
         checkpointer.stop()
@@ -134,6 +137,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         session_api.router,
         session_api.sessions_router,
         cases_api.router,
+        cases_api.procedures_router,
         desk_views.router,
         desk_account.router,
         desk_admin.router,

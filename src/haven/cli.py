@@ -293,6 +293,23 @@ def cmd_telegram_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_procedures_check(args: argparse.Namespace) -> int:
+    """Check procedure files; every mistake is printed as file:line: field: what is wrong."""
+    from haven.cases.procedure_files import ProcedureError, load_file
+
+    failed = False
+    for name in args.files:
+        try:
+            procedure = load_file(Path(name))
+        except ProcedureError as exc:
+            failed = True
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            continue
+        print(f"{name}: {procedure.id}, {len(procedure.steps)} steps: ok")
+    return 1 if failed else 0
+
+
 def _telegram_settings(args: argparse.Namespace) -> Settings | None:
     settings = _settings(args).check()
     if not settings.telegram_enabled:
@@ -377,6 +394,12 @@ def parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(func=cmd_purge)
 
+    procedures = commands.add_parser("procedures", help="procedure files (docs/procedures.md)")
+    procedures_commands = procedures.add_subparsers(dest="procedures_command", required=True)
+    check = procedures_commands.add_parser("check", help="check procedure files; exit 1 naming each mistake")
+    check.add_argument("files", nargs="+", help="the YAML files to check")
+    check.set_defaults(func=cmd_procedures_check)
+
     telegram = commands.add_parser("telegram", help="the Telegram bot (HAVEN_TELEGRAM_TOKEN)")
     telegram_commands = telegram.add_subparsers(dest="telegram_command", required=True)
     poll = with_data_dir(
@@ -394,10 +417,15 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from haven.cases.procedure_files import ProcedureError
+
     try:
         result: int = args.func(args)
     except SettingsError as exc:
         print(f"haven: {exc}", file=sys.stderr)
+        return 2
+    except ProcedureError as exc:
+        print(f"haven: a procedure file is wrong:\n{exc}", file=sys.stderr)
         return 2
     return result
 

@@ -54,6 +54,9 @@ class Settings:
     purge_interval_minutes: int = 60
     # The Telegram bot (channels/telegram/): off while the token is empty. The webhook secret is the
     # X-Telegram-Bot-Api-Secret-Token Telegram must send; the API URL lets the bot use another Bot API server.
+    # The organisation's own procedure files (docs/procedures.md), beside and over the shipped ones;
+    # empty: `procedures/` in the data dir.
+    procedures_dir: str = ""
     telegram_token: str = ""
     telegram_webhook_secret: str = ""
     telegram_api_url: str = "https://api.telegram.org"
@@ -128,6 +131,10 @@ class Settings:
         return self
 
     @property
+    def resolved_procedures_dir(self) -> Path:
+        return Path(self.procedures_dir) if self.procedures_dir else self.data_dir / "procedures"
+
+    @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_token)
 
@@ -183,6 +190,7 @@ _FIELDS: dict[str, type] = {
     "pow": bool,
     "pow_bits": int,
     "pow_wait_seconds": int,
+    "procedures_dir": str,
     "telegram_token": str,
     "telegram_webhook_secret": str,
     "telegram_api_url": str,

@@ -47,10 +47,15 @@ def insert_rows(session: Session, rows: Sequence[Base]) -> None:
 
 
 def values_of(row: Base) -> dict[str, Any]:
-    """An ORM object as the values a Core insert takes, an unset autoincrement key left to the database."""
+    """An ORM object as the values a Core insert takes: an unset autoincrement key left to the database,
+    an unset column with a default left to its default."""
     columns = row.__table__.columns
     values = {column.key: getattr(row, column.key) for column in columns}
-    return {k: v for k, v in values.items() if not (v is None and columns[k].primary_key)}
+    return {
+        k: v
+        for k, v in values.items()
+        if not (v is None and (columns[k].primary_key or columns[k].default is not None))
+    }
 
 
 _SQLITE_PRAGMAS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
@@ -12,6 +12,8 @@ from fastapi.templating import Jinja2Templates
 from haven.accounts.lockout import UnknownNames
 from haven.accounts.services import UnlockedOperator
 from haven.attachments.forms import FileLimits
+from haven.cases.procedure import Procedures
+from haven.cases.procedure_files import SHIPPED, load_all
 from haven.cases.rewrap import Rewrapper
 from haven.cases.search import SearchIndexes
 from haven.channels import replies
@@ -19,7 +21,7 @@ from haven.channels.outbox import Outbox
 from haven.channels.telegram.bot import CHANNEL, BotRules, TelegramBot
 from haven.channels.telegram.bot_api import BotApi
 from haven.channels.telegram.chat_keys import ChatKeyCache
-from haven.config import Settings
+from haven.config import Settings, SettingsError
 from haven.crypto.kdf import KdfParams
 from haven.crypto.server_secret import ServerSecrets, load_or_create
 from haven.db import Database, GroupCommit
@@ -55,6 +57,8 @@ class Runtime:
     rewrap: Rewrapper
     # Proof-of-work challenges on intake; spent tokens in memory, or in Redis when workers share it.
     pow: ProofOfWork
+    # The procedures cases follow (shipped, and the organisation's own), checked at start.
+    procedures: Procedures = field(default_factory=lambda: Procedures({}))
     # The Telegram bot and the outbox that delivers replies through it, when a bot token is set.
     telegram: TelegramBot | None = None
     telegram_api: BotApi | None = None
@@ -122,6 +126,7 @@ class Runtime:
         database = db or Database.from_url(settings.resolved_database_url)
         sessions = SessionStore(secrets.session_key, _session_backend(settings))
         catalogue = default_catalogue()
+        procedures = load_procedures(settings, catalogue)
         receiving = ReceivingTeam(database)
         limits = RateLimiter(enabled=settings.rate_limits, trust_proxy_headers=settings.trust_proxy_headers)
         telegram_api = (
@@ -130,7 +135,7 @@ class Runtime:
             else None
         )
         telegram = (
-            _telegram_bot(settings, telegram_api, database, secrets, catalogue, limits, receiving)
+            _telegram_bot(settings, telegram_api, database, secrets, catalogue, procedures, limits, receiving)
             if telegram_api is not None
             else None
         )
@@ -154,6 +159,7 @@ class Runtime:
                 base_wait_seconds=settings.pow_wait_seconds,
                 spent=_spent_tokens(settings),
             ),
+            procedures=procedures,
             telegram=telegram,
             telegram_api=telegram_api,
             outbox=Outbox(database, {CHANNEL: telegram}) if telegram is not None else None,
@@ -166,6 +172,7 @@ def _telegram_bot(
     db: Database,
     secrets: ServerSecrets,
     catalogue: Catalogue,
+    procedures: Procedures,
     limits: RateLimiter,
     receiving: ReceivingTeam,
 ) -> TelegramBot:
@@ -173,6 +180,7 @@ def _telegram_bot(
         db=db,
         api=api,
         catalogue=catalogue,
+        procedures=procedures,
         pepper=secrets.receipt_pepper,
         keys=ChatKeyCache(
             pepper=secrets.receipt_pepper,
@@ -187,6 +195,19 @@ def _telegram_bot(
             files=FileLimits.of(settings),
         ),
     )
+
+
+def load_procedures(settings: Settings, catalogue: Catalogue) -> Procedures:
+    """The shipped procedures and the organisation's own; raises ProcedureError for a wrong file and
+    SettingsError for a request type whose procedure is not among them."""
+    procedures = load_all([SHIPPED, settings.resolved_procedures_dir])
+    for kind in catalogue.types.values():
+        if kind.procedure and procedures.get(kind.procedure) is None:
+            raise SettingsError(
+                f"the request type {kind.id!r} follows the procedure {kind.procedure!r}, which no file in "
+                f"{SHIPPED} or {settings.resolved_procedures_dir} defines"
+            )
+    return procedures
 
 
 def _session_backend(settings: Settings) -> SessionBackend:

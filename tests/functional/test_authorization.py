@@ -117,6 +117,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/api/v1/cases/{case_id}/messages"):      the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/notes"):         the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/state"):         the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/step"):          the_cases_team,
+    ("GET",    "/api/v1/procedures"):                    operators,
     ("GET",    "/api/v1/cases/{case_id}/files/{file_id}"): the_cases_team,
     # The desk.
     ("GET",    "/desk/login"):                           public,
@@ -236,6 +238,12 @@ class World:
             assert case is not None
             return case.state
 
+    def case_step(self, case_id: str) -> str:
+        with self.runtime.db.read() as s:
+            case = s.get(Case, case_id)
+            assert case is not None
+            return case.step
+
 
 MARKER = {"intake": "marmot-marker-7031", "legal": "ibex-marker-2262"}
 
@@ -255,6 +263,7 @@ def seal_case_for(runtime: Runtime, team_slug: str, message: str) -> intake.Seal
         team_public_key=public_key,
         team_key_generation=generation,
         pepper=runtime.secrets.receipt_pepper,
+        entry=intake.entry_for("legal", runtime.catalogue, runtime.procedures),
     )
     with runtime.db.write() as s:
         s.add_all(sealed.rows)
@@ -418,6 +427,8 @@ BODIES: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/cases/{case_id}/messages"): lambda w, c, _: Call(c, json={"text": "A reply"}),
     ("POST", "/api/v1/cases/{case_id}/notes"): lambda w, c, _: Call(c, json={"text": "A note"}),
     ("POST", "/api/v1/cases/{case_id}/state"): lambda w, c, case: _state_unchanged(w, c, case, form=False),
+    # "Moving" to the current step saves its work and moves nothing: valid whatever ran before.
+    ("POST", "/api/v1/cases/{case_id}/step"): lambda w, c, case: Call(c, json={"step": w.case_step(case)}),
     ("POST", "/desk/login"): lambda w, c, _: _login_form(w, c),
     ("POST", "/desk/logout"): lambda w, c, _: _ends_the_session(w, c),
     ("POST", "/desk/search"): lambda w, c, _: Call(c, form={"q": "help", "csrf_token": c.csrf}),

@@ -7,28 +7,47 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from sqlalchemy import select
 
 from haven.attachments import services as attachments
 from haven.attachments.responses import file_response
-from haven.cases import services
+from haven.cases import links, services, steps, tags, timeline, triage
+from haven.cases.models import Case
+from haven.cases.procedure import Outcome, Procedure
 from haven.cases.schemas import (
+    CannedReplyOut,
     CaseOut,
+    ChecklistItemOut,
+    ChoiceOut,
+    FieldOut,
     FileOut,
+    LinkIn,
+    MomentOut,
+    PriorityIn,
+    ProcedureOut,
     QueueItem,
     RecordOut,
+    RestrictionIn,
     SearchIn,
     SearchOut,
     StateIn,
+    StepIn,
+    StepOut,
+    StepWorkOut,
+    TagsIn,
     TextIn,
+    VerificationIn,
 )
 from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
-from haven.cases.states import InvalidTransition
+from haven.cases.states import CaseState, InvalidTransition
 from haven.channels import replies
+from haven.clock import now_minute
 from haven.dependencies import OperatorDep, RuntimeDep, WritingOperatorDep
 from haven.intake.services import IntakeError, check_message
 from haven.problems import Problem
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+procedures_router = APIRouter(prefix="/api/v1/procedures", tags=["procedures"])
 
 T = TypeVar("T")
 
@@ -42,6 +61,12 @@ def _guarded(call: Callable[[], T]) -> T:
         raise Problem(404, "There is no case with that id shared with your teams.") from None
     except InvalidTransition as exc:
         raise Problem(409, str(exc)) from None
+    except (steps.StepRefused, tags.TagsRefused, links.LinkRefused) as exc:
+        raise Problem(409, exc.detail) from None
+    except triage.TriageForbidden as exc:
+        raise Problem(403, exc.detail) from None
+    except triage.TriageRefused as exc:
+        raise Problem(409, exc.detail) from None
 
 
 def _text(body: TextIn, runtime: RuntimeDep) -> str:
@@ -64,6 +89,12 @@ def _item(row: services.QueueRow) -> QueueItem:
         needs_reply=row.needs_reply,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        procedure=row.procedure,
+        step=row.step,
+        due_at=row.due_at,
+        overdue=row.overdue(now_minute()),
+        verification=row.verification,
+        check_in_missed=row.check_in_missed,
     )
 
 
@@ -106,6 +137,9 @@ def get_case(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> CaseOut
     )
     runtime.resume_deliveries(context.operator, case_id=case_id)
     deliveries = replies.deliveries(db=runtime.db, case_id=case_id)
+    position = steps.position_of(
+        procedure_id=view.procedure, position=view.step, procedures=runtime.procedures, records=view.records
+    )
     return CaseOut(
         id=view.id,
         type=view.request_type,
@@ -132,7 +166,50 @@ def get_case(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> CaseOut
             )
             for r in view.thread
         ],
+        procedure=view.procedure,
+        step=view.step,
+        step_entered_at=view.step_entered_at,
+        due_at=view.due_at,
+        overdue=view.state is not CaseState.CLOSED and view.due_at is not None and view.due_at < now_minute(),
+        verification=view.verification,
+        restricted=view.restricted,
+        check_in_due_at=view.check_in_due_at,
+        check_in_missed=view.check_in_missed,
+        step_work=StepWorkOut(checklist=sorted(position.work.checklist), fields=dict(position.work.fields))
+        if position.work
+        else None,
+        moves=list(position.moves),
+        tags=tags.tags_of(view.records),
+        linked=[r.id for r in links.linked(db=runtime.db, operator=context.operator, case_id=case_id)],
     )
+
+
+@router.post("/{case_id}/step")
+def move_step(case_id: str, body: StepIn, runtime: RuntimeDep, context: WritingOperatorDep) -> dict[str, str]:
+    """Move the case to another step or outcome of its procedure, after saving `checklist` and `fields` for
+    the current step when given. 409 with the reason when the move is not allowed: an unknown step, a move
+    the procedure does not offer, an unfinished checklist or missing fields."""
+    work = None
+    if body.checklist is not None or body.fields is not None:
+        with runtime.db.read() as s:
+            current = s.scalar(select(Case.step).where(Case.id == case_id)) or ""
+        work = steps.StepWork(current, frozenset(body.checklist or ()), dict(body.fields or {}))
+    result = _guarded(
+        lambda: steps.move_to_step(
+            db=runtime.db,
+            operator=context.operator,
+            case_id=case_id,
+            procedures=runtime.procedures,
+            target=body.step,
+            work=work,
+        )
+    )
+    answer = {"step": result.position}
+    if result.handed_to:
+        answer["handed_to"] = result.handed_to
+    if result.missing_team:
+        answer["warning"] = f"No team {result.missing_team!r} exists, so the case stayed with its team."
+    return answer
 
 
 @router.get(
@@ -187,3 +264,122 @@ def change_state(
         )
     )
     return {"state": body.state.value}
+
+
+@router.post("/{case_id}/priority")
+def set_priority(
+    case_id: str, body: PriorityIn, runtime: RuntimeDep, context: WritingOperatorDep
+) -> dict[str, str]:
+    """Re-prioritise the case by hand."""
+    _guarded(
+        lambda: triage.set_priority(
+            db=runtime.db, operator=context.operator, case_id=case_id, priority=body.priority
+        )
+    )
+    return {"priority": body.priority.value}
+
+
+@router.post("/{case_id}/verification")
+def set_verification(
+    case_id: str, body: VerificationIn, runtime: RuntimeDep, context: WritingOperatorDep
+) -> dict[str, str]:
+    """Mark the case unverified, verified or suspicious (with a reason, kept sealed as an internal note)."""
+    _guarded(
+        lambda: triage.set_verification(
+            db=runtime.db,
+            operator=context.operator,
+            case_id=case_id,
+            verification=triage.Verification(body.verification),
+            reason=body.reason,
+        )
+    )
+    return {"verification": body.verification}
+
+
+@router.post("/{case_id}/restriction")
+def set_restriction(
+    case_id: str, body: RestrictionIn, runtime: RuntimeDep, context: WritingOperatorDep
+) -> dict[str, bool]:
+    """Restrict the case to coordinators and admins, or lift that (coordinators and admins only)."""
+    _guarded(
+        lambda: triage.set_restricted(
+            db=runtime.db, operator=context.operator, case_id=case_id, restricted=body.restricted
+        )
+    )
+    return {"restricted": body.restricted}
+
+
+@router.put("/{case_id}/tags")
+def set_tags(
+    case_id: str, body: TagsIn, runtime: RuntimeDep, context: WritingOperatorDep
+) -> dict[str, list[str]]:
+    """Replace the case's tags (sealed in the case; search finds them)."""
+    stored = _guarded(
+        lambda: tags.set_tags(db=runtime.db, operator=context.operator, case_id=case_id, tags=body.tags)
+    )
+    return {"tags": stored}
+
+
+@router.post("/{case_id}/links", status_code=201)
+def add_link(case_id: str, body: LinkIn, runtime: RuntimeDep, context: WritingOperatorDep) -> dict[str, str]:
+    """Link another case to this one (both must be shared with your teams)."""
+    _guarded(
+        lambda: links.link(db=runtime.db, operator=context.operator, case_id=case_id, other_id=body.case_id)
+    )
+    return {"linked": body.case_id}
+
+
+@router.delete("/{case_id}/links/{other_id}", status_code=204)
+def remove_link(case_id: str, other_id: str, runtime: RuntimeDep, context: WritingOperatorDep) -> Response:
+    """Undo a link."""
+    _guarded(
+        lambda: links.unlink(db=runtime.db, operator=context.operator, case_id=case_id, other_id=other_id)
+    )
+    return Response(status_code=204)
+
+
+@router.get("/{case_id}/timeline", response_model=list[MomentOut])
+def get_timeline(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> list[MomentOut]:
+    """Everything that happened to the case, from the audit log (no content): messages, notes, steps,
+    states, hand-overs, priority and verification changes, missed check-ins."""
+    moments = _guarded(lambda: timeline.timeline(db=runtime.db, operator=context.operator, case_id=case_id))
+    return [MomentOut(at=m.at, who=m.who, action=m.action, detail=m.detail) for m in moments]
+
+
+@procedures_router.get("", response_model=list[ProcedureOut])
+def list_procedures(runtime: RuntimeDep, context: OperatorDep) -> list[ProcedureOut]:
+    """Every procedure loaded: its steps, who owns each, their checklists, fields, canned replies, moves."""
+    return [procedure_out(p) for p in runtime.procedures]
+
+
+def procedure_out(p: Procedure) -> ProcedureOut:
+    return ProcedureOut(
+        id=p.id,
+        names=dict(p.names),
+        steps=[
+            StepOut(
+                id=s.id,
+                names=dict(s.names),
+                guidance=dict(s.guidance),
+                team=s.team,
+                due_hours=s.due_hours,
+                check_in_hours=s.check_in_hours,
+                compartmentalised=s.compartmentalised,
+                checklist=[ChecklistItemOut(id=c.id, labels=dict(c.labels)) for c in s.checklist],
+                fields=[
+                    FieldOut(
+                        id=f.id,
+                        kind=f.kind.value,
+                        required=f.required,
+                        labels=dict(f.labels),
+                        options=[ChoiceOut(id=o.id, labels=dict(o.labels)) for o in f.options],
+                    )
+                    for f in s.fields
+                ],
+                replies=[CannedReplyOut(id=r.id, texts=dict(r.texts)) for r in s.replies],
+                next=list(s.next),
+            )
+            for s in p.steps
+        ],
+        outcomes=[o.value for o in Outcome],
+    )

@@ -33,6 +33,21 @@ class Case(Base):
     # Keyed hash of the receipt, to find the case; and the case key locked under a key derived from it.
     receipt_lookup: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     receipt_locked_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # Where the case is in its procedure (cases/procedure.py): a step id, or an outcome once it ended; ""
+    # for a case from before procedures that was already closed. When it entered the step, and when the
+    # step is due (its SLA); the queue sorts by it within a priority.
+    procedure: Mapped[str] = mapped_column(String(40), default="")
+    step: Mapped[str] = mapped_column(String(40), default="")
+    step_entered_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    # A step that needs the requester to write every N hours: the deadline, and whether it was missed.
+    check_in_hours: Mapped[int | None]
+    check_in_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    check_in_missed: Mapped[bool] = mapped_column(default=False)
+    # unverified, verified or suspicious (cases/triage.py); the reason for suspicion is sealed, as a note.
+    verification: Mapped[str] = mapped_column(String(12), default="unverified")
+    # Only coordinators and admins open a restricted case (a probable provocation, typically).
+    restricted: Mapped[bool] = mapped_column(default=False)
 
     @validates("priority")
     def _keep_rank(self, _key: str, priority: str) -> str:
@@ -48,7 +63,7 @@ CLOSED_CASES = text("state = 'closed'")
 for _name, _where in (("ix_cases_open_queue", OPEN_CASES), ("ix_cases_closed_queue", CLOSED_CASES)):
     Index(
         _name,
-        Case.priority_rank,
+        *((Case.priority_rank, Case.due_at) if _where is OPEN_CASES else (Case.priority_rank,)),
         Case.created_at.desc(),
         Case.id,
         sqlite_where=_where,
@@ -69,6 +84,19 @@ class CaseKey(Base):
     sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
     # Which of the team's keypairs it is sealed to (Team.key_generation when sealed).
     key_generation: Mapped[int] = mapped_column(default=1)
+
+
+class CaseLink(Base):
+    """Two cases an operator linked: a relative's request and the person's own, or a duplicate merged
+    into another. Stored once per pair, the smaller id first."""
+
+    __tablename__ = "case_links"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    linked_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime]
 
 
 class Record(Base):

@@ -24,6 +24,10 @@ class RecordKind(StrEnum):
     NOTE = "note"  # internal; the requester never sees it
     # How to reach the requester outside the web (a Telegram chat id): read only to deliver a reply.
     CHANNEL = "channel"
+    # What was done in a procedure step: checklist items ticked, fields filled (cases/steps.py).
+    STEP = "step"
+    # The case's tags, chosen by operators (cases/tags.py); the last one counts.
+    TAGS = "tags"
 
 
 REQUESTER_VISIBLE = (RecordKind.INBOUND, RecordKind.OUTBOUND)

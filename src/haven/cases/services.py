@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from haven.accounts.keyring import TeamKeys, held_team_keys
-from haven.accounts.models import Membership, Operator, Team
+from haven.accounts.models import Membership, Operator, Role, Team
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import Actor, record_event
 from haven.cases.models import CLOSED_CASES, OPEN_CASES, Case, CaseKey, Record
@@ -51,6 +51,16 @@ class QueueRow:
     updated_at: datetime
     last_requester_at: datetime | None
     needs_reply: bool
+    procedure: str = ""
+    step: str = ""
+    due_at: datetime | None = None
+    verification: str = "unverified"
+    restricted: bool = False
+    check_in_missed: bool = False
+
+    def overdue(self, now: datetime) -> bool:
+        """Past the step's due time (an open case only)."""
+        return self.state is not CaseState.CLOSED and self.due_at is not None and self.due_at < now
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,14 @@ class CaseView:
     answers: dict[str, Any]
     records: list[OpenedRecord]
     authors: dict[int, str]
+    procedure: str = ""
+    step: str = ""
+    step_entered_at: datetime | None = None
+    due_at: datetime | None = None
+    verification: str = "unverified"
+    restricted: bool = False
+    check_in_due_at: datetime | None = None
+    check_in_missed: bool = False
 
     @property
     def thread(self) -> list[OpenedRecord]:
@@ -94,7 +112,8 @@ def queue(
     limit: int = QUEUE_PAGE,
     offset: int = 0,
 ) -> list[QueueRow]:
-    """The cases shared with the operator's teams, most urgent first and newest first within a priority.
+    """The cases shared with the operator's teams: most urgent first, then (open cases) the nearest due
+    time, then newest first. Restricted cases only for coordinators and admins.
 
     Two plans, both bounded whatever the number of cases: operators whose teams hold few cases start from
     those cases (an index on case_keys.team_id) and sort them; the others read a partial index (open or
@@ -112,12 +131,18 @@ def queue(
             shared: ColumnElement[bool] = Case.id.in_(few)
         else:
             shared = exists().where(CaseKey.case_id == Case.id, CaseKey.team_id.in_(teams))
+        order = (
+            (Case.priority_rank, Case.created_at.desc(), Case.id)
+            if closed
+            else (Case.priority_rank, Case.due_at, Case.created_at.desc(), Case.id)
+        )
+        visible = [] if sees_restricted(operator) else [Case.restricted.is_(False)]
         found = s.execute(
             select(Case, Team.slug, Operator.username)
             .join(Team, Team.id == Case.team_id)
             .outerjoin(Operator, Operator.id == Case.assignee_id)
-            .where(CLOSED_CASES if closed else OPEN_CASES, shared)
-            .order_by(Case.priority_rank, Case.created_at.desc(), Case.id)
+            .where(CLOSED_CASES if closed else OPEN_CASES, shared, *visible)
+            .order_by(*order)
             .limit(limit)
             .offset(offset)
         ).all()
@@ -132,11 +157,12 @@ def queue_rows(*, db: Database, operator: UnlockedOperator, case_ids: Sequence[s
     with db.read() as s:
         # EXISTS, not IN (all the teams' cases): a key lookup per case asked for, however many are shared.
         shared = exists().where(CaseKey.case_id == Case.id, CaseKey.team_id.in_(_team_ids(s, operator.id)))
+        visible = [] if sees_restricted(operator) else [Case.restricted.is_(False)]
         found = s.execute(
             select(Case, Team.slug, Operator.username)
             .join(Team, Team.id == Case.team_id)
             .outerjoin(Operator, Operator.id == Case.assignee_id)
-            .where(Case.id.in_(case_ids), shared)
+            .where(Case.id.in_(case_ids), shared, *visible)
         ).all()
     rows = {c.id: _queue_row(c, slug, username) for c, slug, username in found}
     return [rows[i] for i in case_ids if i in rows]
@@ -154,12 +180,20 @@ def _queue_row(c: Case, team: str, assignee: str | None) -> QueueRow:
         updated_at=c.updated_at,
         last_requester_at=c.last_requester_at,
         needs_reply=c.needs_reply,
+        procedure=c.procedure,
+        step=c.step,
+        due_at=c.due_at,
+        verification=c.verification,
+        restricted=c.restricted,
+        check_in_missed=c.check_in_missed,
     )
 
 
-def _accessible_case(
+def accessible_case(
     s: Session, operator: UnlockedOperator, case_id: str, *, for_writing: bool = False
 ) -> tuple[Case, CaseKey]:
+    """The case and its key held by one of the operator's teams. Raises CaseNotFound, or CaseForbidden when
+    no team of theirs holds it or it is restricted to coordinators and they are not one."""
     # Writing locks the case row (PostgreSQL; SQLite has one writer anyway), so that a purge running at
     # the same moment waits or skips it rather than deleting it under the new record.
     case = s.get(Case, case_id, with_for_update=for_writing)
@@ -168,9 +202,14 @@ def _accessible_case(
     key = s.scalars(
         select(CaseKey).where(CaseKey.case_id == case_id, CaseKey.team_id.in_(_team_ids(s, operator.id)))
     ).first()
-    if key is None:
+    if key is None or (case.restricted and not sees_restricted(operator)):
         raise CaseForbidden(case_id)
     return case, key
+
+
+def sees_restricted(operator: UnlockedOperator) -> bool:
+    """Coordinators and admins open restricted cases (probable provocations); operators do not."""
+    return operator.role in (Role.COORDINATOR, Role.ADMIN)
 
 
 def team_keys(*, db_session: Session, operator: UnlockedOperator, team_id: int) -> TeamKeys:
@@ -183,7 +222,7 @@ def team_keys(*, db_session: Session, operator: UnlockedOperator, team_id: int) 
 
 def case_private_key(*, db_session: Session, operator: UnlockedOperator, case_id: str) -> bytes:
     """Open the case key: operator key -> team key -> case key. Raises CaseNotFound or CaseForbidden."""
-    _case, key = _accessible_case(db_session, operator, case_id)
+    _case, key = accessible_case(db_session, operator, case_id)
     keys = team_keys(db_session=db_session, operator=operator, team_id=key.team_id)
     return keys.open_case_key(key.sealed_private_key, key.key_generation)
 
@@ -217,6 +256,14 @@ def open_for_operator(*, db: Database, operator: UnlockedOperator, case_id: str)
         answers=dict(answers.get("answers", {})),
         records=records,
         authors=authors,
+        procedure=case.procedure,
+        step=case.step,
+        step_entered_at=case.step_entered_at,
+        due_at=case.due_at,
+        verification=case.verification,
+        restricted=case.restricted,
+        check_in_due_at=case.check_in_due_at,
+        check_in_missed=case.check_in_missed,
     )
 
 
@@ -244,7 +291,7 @@ def change_state(
     *, db: Database, operator: UnlockedOperator, case_id: str, target: CaseState, now: datetime | None = None
 ) -> None:
     with db.write() as s:
-        case, _key = _accessible_case(s, operator, case_id, for_writing=True)
+        case, _key = accessible_case(s, operator, case_id, for_writing=True)
         move(db_session=s, case=case, target=target, actor=operator.actor, now=now)
 
 
@@ -259,10 +306,10 @@ def _write(
     also: Callable[[Session, Record], None] | None = None,
 ) -> str:
     with db.read() as s:
-        case, _key = _accessible_case(s, operator, case_id)
+        case, _key = accessible_case(s, operator, case_id)
     record = build_record(case=case, kind=kind, content={"text": text}, author_id=operator.id, now=now)
     with db.write() as s:
-        case, _key = _accessible_case(s, operator, case_id, for_writing=True)
+        case, _key = accessible_case(s, operator, case_id, for_writing=True)
         s.add(record)
         if kind is RecordKind.OUTBOUND:
             if case.state in (CaseState.NEW, CaseState.CLOSED):

@@ -109,6 +109,7 @@ def submit(body: RequestIn, runtime: RuntimeDep) -> ReceiptOut:
             max_message_chars=runtime.settings.max_message_chars,
             writer=runtime.writer,
             receiving=runtime.receiving,
+            procedures=runtime.procedures,
         )
     except services.IntakeError as exc:
         runtime.pow.release(proof)

@@ -45,6 +45,8 @@ class RequestType:
     labels: Mapping[str, str]
     hints: Mapping[str, str]
     questions: tuple[Question, ...]
+    # The procedure its cases follow (cases/procedures/), "" for none.
+    procedure: str = ""
 
     def label(self, language: str) -> str:
         return self.labels[language]
@@ -127,6 +129,7 @@ def load(path: Path = DEFAULT_PATH) -> Catalogue:
             hints={lang: raw.get("hint_" + lang, "") for lang in LANGUAGES},
             questions=common
             + tuple(_question(q, f"{path.name}:types.{type_id}") for q in raw.get("questions", [])),
+            procedure=str(raw.get("procedure", "")),
         )
         for type_id, raw in data["types"].items()
     }

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,10 +22,13 @@ from haven.attachments.forms import FileLimits, Upload
 from haven.attachments.images import ImageRefused
 from haven.attachments.services import CheckedFile, check_files, message_rows
 from haven.audit.services import REQUESTER, record_event
+from haven.cases.check_ins import checked_in
 from haven.cases.models import Case, CaseKey
+from haven.cases.procedure import Procedures
 from haven.cases.records import REQUESTER_VISIBLE, OpenedRecord, RecordKind, build_record, read_records
 from haven.cases.services import move
 from haven.cases.states import CaseState, Priority
+from haven.cases.steps import NO_PROCEDURE, Entry, entry
 from haven.clock import now_minute
 from haven.crypto import receipts
 from haven.crypto.keys import DecryptionError, KeyPair, lock, seal, unlock
@@ -156,6 +159,7 @@ def seal_new_case(
     team_key_generation: int,
     pepper: bytes,
     files: Sequence[CheckedFile] = (),
+    entry: Entry = NO_PROCEDURE,
     now: datetime | None = None,
 ) -> SealedCase:
     """Build the rows of a new case from checked input: public keys and the pepper only, no session.
@@ -181,6 +185,12 @@ def seal_new_case(
         public_key=case_keys.public,
         receipt_lookup=keys.lookup,
         receipt_locked_key=lock(case_keys.private, keys.wrapping_key, context=_receipt_context(case_id)),
+        procedure=entry.procedure,
+        step=entry.step,
+        step_entered_at=at,
+        due_at=at + timedelta(hours=entry.due_hours),
+        check_in_hours=entry.check_in_hours,
+        check_in_due_at=at + timedelta(hours=entry.check_in_hours) if entry.check_in_hours else None,
     )
     rows: list[Base] = [
         case,
@@ -199,6 +209,14 @@ def seal_new_case(
         *message_rows(case=case, kind=RecordKind.INBOUND, text=message, files=files, now=now),
     ]
     return SealedCase(case_id, receipt, case_keys.private, rows)
+
+
+def entry_for(request_type: str, catalogue: Catalogue, procedures: Procedures | None) -> Entry:
+    """The first step of the procedure this request type follows (nowhere without procedures)."""
+    kind = catalogue.types.get(request_type)
+    if procedures is None or kind is None:
+        return NO_PROCEDURE
+    return entry(procedures.get(kind.procedure))
 
 
 @dataclass(frozen=True)
@@ -245,6 +263,7 @@ def submit_request(
     writer: GroupCommit | None = None,
     receiving: ReceivingTeam | None = None,
     file_limits: FileLimits | None = None,
+    procedures: Procedures | None = None,
     now: datetime | None = None,
 ) -> IssuedReceipt:
     """Store a new request, encrypted, and return its receipt once the case is durably committed.
@@ -268,6 +287,7 @@ def submit_request(
         team_key_generation=team.key_generation,
         pepper=pepper,
         files=files,
+        entry=entry_for(submission.request_type, catalogue, procedures),
         now=now,
     )
 
@@ -354,4 +374,5 @@ def append_inbound(s: Session, *, case_id: str, rows: Sequence[Base], now: datet
         move(db_session=s, case=case, target=CaseState.IN_PROGRESS, actor=REQUESTER, now=now)
     case.last_requester_at = case.updated_at = now_minute(now)
     case.needs_reply = True
+    checked_in(case, now)
     record_event(db_session=s, actor=REQUESTER, action="case.inbound", case_id=case.id, now=now)

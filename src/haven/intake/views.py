@@ -148,6 +148,7 @@ async def submit_request(request: Request, lang: Lang, request_type: str, runtim
                 max_message_chars=runtime.settings.max_message_chars,
                 writer=runtime.writer,
                 receiving=runtime.receiving,
+                procedures=runtime.procedures,
                 file_limits=file_limits,
             )
         )

@@ -23,6 +23,7 @@ from haven.attachments.forms import FileLimits, Upload
 from haven.attachments.services import CheckedFile, message_rows
 from haven.audit.services import REQUESTER, record_event
 from haven.cases.models import Case
+from haven.cases.procedure import Procedures
 from haven.cases.records import RecordKind, build_record
 from haven.channels.outbox import DeliveryFailed
 from haven.channels.replies import channel_record
@@ -45,6 +46,7 @@ from haven.intake.services import (
     append_inbound,
     check_submission,
     checked_files,
+    entry_for,
     open_with_receipt,
     seal_new_case,
 )
@@ -101,6 +103,7 @@ class TelegramBot:
         db: Database,
         api: Api,
         catalogue: Catalogue,
+        procedures: Procedures,
         pepper: bytes,
         keys: ChatKeyCache,
         limits: RateLimiter,
@@ -111,6 +114,7 @@ class TelegramBot:
         self._db = db
         self._api = api
         self._catalogue = catalogue
+        self._procedures = procedures
         self._pepper = pepper
         self._keys = keys
         self._limits = limits
@@ -205,6 +209,7 @@ class TelegramBot:
             team_key_generation=team.key_generation,
             pepper=self._pepper,
             files=files,
+            entry=entry_for(state.request_type, self._catalogue, self._procedures),
         )
         case = sealed.rows[0]
         assert isinstance(case, Case)

@@ -1,0 +1,121 @@
+"""Triage by hand: a case's priority, whether it is verified, and whether only coordinators may open it.
+
+Hostile services send fake requests to expose a hotline. A case can be marked suspicious (the reason sealed
+in it, as an internal note) and restricted, so that only coordinators and admins open it; the queue flags
+suspicious cases for everyone who still sees them. Each change is one audit event, naming the old and the
+new value, never the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from haven.accounts.services import UnlockedOperator
+from haven.audit.services import record_event
+from haven.cases.records import RecordKind, build_record
+from haven.cases.services import accessible_case, sees_restricted
+from haven.cases.states import Priority
+from haven.clock import now_minute
+from haven.db import Database
+
+
+class Verification(StrEnum):
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    SUSPICIOUS = "suspicious"
+
+
+class TriageRefused(Exception):
+    """A change the operator may not make, or one missing what it needs; `detail` says which (a 409)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class TriageForbidden(TriageRefused):
+    """The operator's role does not allow this change (a 403)."""
+
+
+def set_priority(
+    *, db: Database, operator: UnlockedOperator, case_id: str, priority: Priority, now: datetime | None = None
+) -> None:
+    """Re-prioritise a case by hand (intake's rules set the first priority from the answers)."""
+    with db.write() as s:
+        case, _key = accessible_case(s, operator, case_id, for_writing=True)
+        if case.priority == priority.value:
+            return
+        before = case.priority
+        case.priority = priority.value
+        case.updated_at = now_minute(now)
+        record_event(
+            db_session=s,
+            actor=operator.actor,
+            action="case.priority",
+            case_id=case.id,
+            detail=f"{before}->{priority.value}",
+            now=now,
+        )
+
+
+def set_verification(
+    *,
+    db: Database,
+    operator: UnlockedOperator,
+    case_id: str,
+    verification: Verification,
+    reason: str = "",
+    now: datetime | None = None,
+) -> None:
+    """Mark a case unverified, verified or suspicious. Suspicious needs a reason, sealed in the case as an
+    internal note; it is never in the clear."""
+    reason = reason.strip()
+    if verification is Verification.SUSPICIOUS and not reason:
+        raise TriageRefused("Say why the case looks suspicious: the reason is kept as an internal note.")
+    with db.write() as s:
+        case, _key = accessible_case(s, operator, case_id, for_writing=True)
+        before = case.verification
+        if before == verification.value and not reason:
+            return
+        case.verification = verification.value
+        case.updated_at = now_minute(now)
+        if reason:
+            s.add(
+                build_record(
+                    case=case,
+                    kind=RecordKind.NOTE,
+                    content={"text": f"Marked {verification.value}: {reason}"},
+                    author_id=operator.id,
+                    now=now,
+                )
+            )
+        record_event(
+            db_session=s,
+            actor=operator.actor,
+            action="case.verification",
+            case_id=case.id,
+            detail=f"{before}->{verification.value}",
+            now=now,
+        )
+
+
+def set_restricted(
+    *, db: Database, operator: UnlockedOperator, case_id: str, restricted: bool, now: datetime | None = None
+) -> None:
+    """Restrict a case to coordinators and admins, or lift that; only they may do either."""
+    if not sees_restricted(operator):
+        raise TriageForbidden("Only coordinators and admins restrict a case or lift a restriction.")
+    with db.write() as s:
+        case, _key = accessible_case(s, operator, case_id, for_writing=True)
+        if case.restricted == restricted:
+            return
+        case.restricted = restricted
+        case.updated_at = now_minute(now)
+        record_event(
+            db_session=s,
+            actor=operator.actor,
+            action="case.restricted" if restricted else "case.unrestricted",
+            case_id=case.id,
+            now=now,
+        )
