@@ -20,6 +20,7 @@ from haven.db import Checkpointer, Database
 from haven.dependencies import CsrfRejected, NotLoggedIn, NotPermitted
 from haven.desk import account as desk_account
 from haven.desk import admin as desk_admin
+from haven.desk import case_work as desk_case_work
 from haven.desk import purge as desk_purge
 from haven.desk import views as desk_views
 from haven.i18n import Translator
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         cases_api.router,
         cases_api.procedures_router,
         desk_views.router,
+        desk_case_work.router,
         desk_account.router,
         desk_admin.router,
         desk_purge.router,

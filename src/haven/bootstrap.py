@@ -57,8 +57,8 @@ def init_organisation(runtime: Runtime, *, name: str, admin_username: str, kdf: 
 
 
 DEMO_USERS = (
-    ("admin", Role.ADMIN, ("intake", "legal")),
-    ("coordinator", Role.COORDINATOR, ("intake", "legal")),
+    ("admin", Role.ADMIN, ("intake", "legal", "routes", "support")),
+    ("coordinator", Role.COORDINATOR, ("intake", "legal", "routes", "support")),
     ("olena", Role.OPERATOR, ("intake",)),
     ("lawyer", Role.OPERATOR, ("legal",)),
 )
@@ -118,7 +118,13 @@ def seed_demo(runtime: Runtime, data_dir: Path) -> Path:
                     "teams": list(teams),
                 }
             )
-        for slug, name in (("intake", "Intake"), ("legal", "Legal")):
+        # The teams the shipped procedures hand cases to (cases/procedures/).
+        for slug, name in (
+            ("intake", "Intake"),
+            ("legal", "Legal"),
+            ("routes", "Routes"),
+            ("support", "Support"),
+        ):
             members = [made[u] for u, _r, teams in DEMO_USERS if slug in teams]
             create_team(db_session=s, slug=slug, name=name, members=members, receives_intake=slug == "intake")
     receipts = []
@@ -129,6 +135,7 @@ def seed_demo(runtime: Runtime, data_dir: Path) -> Path:
             catalogue=runtime.catalogue,
             pepper=runtime.secrets.receipt_pepper,
             max_message_chars=runtime.settings.max_message_chars,
+            procedures=runtime.procedures,
         )
         receipts.append(issued)
     _demo_reply(runtime, made["olena"], receipts[1].access.case_id)

@@ -28,16 +28,25 @@ from haven.accounts.models import Membership
 from haven.accounts.services import intake_team
 from haven.audit.services import REQUESTER, Actor, PastEvent, record_events
 from haven.cases.models import Case, CaseKey, Record
+from haven.cases.procedure import Outcome
+from haven.cases.procedure_files import SHIPPED, load_all
 from haven.cases.states import CaseState
 from haven.db import Database, values_of
 from haven.intake.questionnaires import Catalogue, default_catalogue
-from haven.intake.services import seal_new_case
+from haven.intake.services import entry_for, seal_new_case
 from haven.seeding_texts import LANGUAGE_WEIGHTS, message
 
 HISTORY = timedelta(days=730)
 OPEN_STATES = ((CaseState.NEW, 0.2), (CaseState.IN_PROGRESS, 0.5), (CaseState.WAITING, 0.3))
 DANGER = (("no", 0.7), ("unsure", 0.2), ("yes", 0.1))
-TYPE_WEIGHTS = {"leave_service": 3, "avoid_mobilisation": 4, "relative": 3, "legal": 2, "other": 1}
+TYPE_WEIGHTS = {
+    "leave_service": 3,
+    "avoid_mobilisation": 4,
+    "relative": 3,
+    "legal": 2,
+    "support": 1,
+    "other": 1,
+}
 
 
 class SeedingError(RuntimeError):
@@ -81,6 +90,14 @@ class Progress:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
+CLOSED_OUTCOMES = (
+    (Outcome.COMPLETED, 0.35),
+    (Outcome.NO_CONTACT, 0.35),
+    (Outcome.WITHDRAWN, 0.2),
+    (Outcome.REJECTED_PROVOCATION, 0.1),
+)
+
+
 def _weighted(rng: random.Random, choices: tuple[tuple[Any, float], ...]) -> Any:
     return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
 
@@ -99,6 +116,7 @@ def seal_batch(batch: Batch) -> SealedBatch:
     """Build and seal one batch of cases (runs in a worker process)."""
     rng = random.Random(batch.seed * 1_000_003 + batch.start)
     catalogue = default_catalogue()
+    procedures = load_all([SHIPPED])
     types = tuple(TYPE_WEIGHTS.items())
     step = HISTORY / batch.total
     begin = batch.until - HISTORY
@@ -122,6 +140,7 @@ def seal_batch(batch: Batch) -> SealedBatch:
             team_public_key=batch.team_public_key,
             team_key_generation=batch.team_key_generation,
             pepper=batch.pepper,
+            entry=entry_for(request_type, catalogue, procedures),
             now=created,
         )
         case = sealed.rows[0]
@@ -134,6 +153,10 @@ def seal_batch(batch: Batch) -> SealedBatch:
             case.needs_reply = state is CaseState.IN_PROGRESS and rng.random() < 0.5
             later = created + timedelta(minutes=rng.randint(10, 60 * 24 * 30))
             case.updated_at = min(later, batch.until).replace(second=0, microsecond=0)
+            if state is CaseState.CLOSED and case.procedure:
+                # Ended in one of the procedure's outcomes, as often as busy helplines report them.
+                case.step = _weighted(rng, CLOSED_OUTCOMES).value
+                case.step_entered_at = case.due_at = case.updated_at
         cases, keys, *records = (values_of(r) for r in sealed.rows)
         out.cases.append(cases)
         out.case_keys.append(keys)

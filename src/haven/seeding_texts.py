@@ -55,6 +55,10 @@ OPENINGS = {
             "На меня завели дело по статье {article} в {city}, что грозит?",
             "Контракт закончился, но в в/ч {unit} в {city} не увольняют.",
         ),
+        "support": (
+            "После {place} не могу спать, всё время думаю о том, что видел.",
+            "Мне страшно, не с кем поговорить, родные в {city} ничего не знают.",
+        ),
         "other": (
             "Нужна помощь с документами для выезда в {country}.",
             "Как безопасно переправить деньги родным в {city}?",
@@ -77,6 +81,7 @@ OPENINGS = {
             "У {city} на мене завели справу за статтею {article}, що робити?",
             "Мене хочуть примусово мобілізувати в {city}, чи законно це?",
         ),
+        "support": ("Після {place} не можу спати, мені страшно і немає з ким поговорити.",),
         "other": ("Потрібна допомога з документами для виїзду в {country}.",),
     },
     "en": {
@@ -96,6 +101,7 @@ OPENINGS = {
             "My contract ended but unit {unit} in {city} will not discharge me. Is that legal?",
             "They opened a case under article {article} in {city}; what can I expect?",
         ),
+        "support": ("Since {place} I cannot sleep, and there is nobody I can talk to.",),
         "other": ("Can you help my brother get documents to leave for {country}?",),
     },
 }

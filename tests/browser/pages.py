@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -224,6 +225,36 @@ class DeskCase:
     def notice(self) -> Locator:
         return self.page.locator(".alert.success")
 
+    @property
+    def voice_players(self) -> Locator:
+        return self.attachments.locator("audio")
+
+    def download_link(self, file_name: str) -> Locator:
+        return self.attachments.filter(has_text=file_name).locator("a[download]")
+
+    def wait_for_voice_notes(self) -> None:
+        """Until every voice note's player has read the note's length (a player with nothing to play has
+        none); the players load nothing by themselves (preload="none")."""
+        self.page.eval_on_selector_all("li.attachment audio", "players => players.forEach(a => a.load())")
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('li.attachment audio')]"
+            ".every(a => a.readyState >= 1 && a.duration > 0)"
+        )
+
+    @property
+    def last_delivery(self) -> Locator:
+        """Where the newest reply sent through a channel stands ("Delivered to Telegram", ...)."""
+        return self.page.locator("ol.thread li.message.outbound .delivery").last
+
+    def reload_until_delivery_is(self, state: str, *, seconds: float = 20.0) -> None:
+        """The outbox sends in the background and the page does not refresh itself: reload until the newest
+        reply's delivery is in `state` (queued, retrying, sent, failed)."""
+        deadline = time.monotonic() + seconds
+        while self.last_delivery.get_attribute("data-delivery") != state:
+            assert time.monotonic() < deadline, f"the reply's delivery is not {state} within {seconds} s"
+            self.page.wait_for_timeout(200)
+            self.page.reload()
+
 
 @dataclass
 class DeskAdmin:
@@ -302,3 +333,107 @@ class DeskRetention:
     @property
     def notice(self) -> Locator:
         return self.page.locator("section.retention .alert.success")
+
+
+@dataclass
+class DeskQueueAlerts:
+    """What the queue flags: requesters who missed a check-in, overdue cases, a case handed away."""
+
+    page: Page
+
+    @property
+    def missed_check_ins(self) -> Locator:
+        return self.page.locator("#missed-check-ins li")
+
+    @property
+    def overdue_count(self) -> Locator:
+        return self.page.locator("#overdue-count")
+
+    def row(self, case_id: str) -> Locator:
+        return self.page.locator(f"tr[data-case='{case_id}']")
+
+    def flags(self, case_id: str) -> Locator:
+        return self.row(case_id).locator(".flags .badge")
+
+    def due(self, case_id: str) -> Locator:
+        return self.row(case_id).locator("td.due")
+
+    @property
+    def handed_notice(self) -> Locator:
+        return self.page.locator("#handed-notice")
+
+    def open_missed(self, case_id: str) -> DeskProcedure:
+        with self.page.expect_navigation():
+            self.page.locator(f"#missed-check-ins li[data-case='{case_id}'] a").click()
+        return DeskProcedure(self.page)
+
+
+@dataclass
+class DeskProcedure:
+    """The case page's Procedure panel: the step, its guidance, the checklist form and the moves."""
+
+    page: Page
+
+    def open(self, case_id: str) -> DeskProcedure:
+        self.page.goto(f"/desk/cases/{case_id}")
+        return self
+
+    @property
+    def step_name(self) -> Locator:
+        return self.page.locator("#step-name")
+
+    @property
+    def team(self) -> Locator:
+        return self.page.locator("#step-team")
+
+    @property
+    def guidance(self) -> Locator:
+        return self.page.locator("#step-guidance")
+
+    @property
+    def due(self) -> Locator:
+        return self.page.locator("#step-due")
+
+    @property
+    def refusal(self) -> Locator:
+        return self.page.locator("#step-refused")
+
+    @property
+    def notice(self) -> Locator:
+        return self.page.locator(".alert.success")
+
+    @property
+    def check_in_alert(self) -> Locator:
+        return self.page.locator("#check-in-alert")
+
+    @property
+    def ticked(self) -> Locator:
+        return self.page.locator("fieldset.checklist input[type=checkbox]:checked")
+
+    def tick(self, *labels: str) -> DeskProcedure:
+        for label in labels:
+            self.page.locator("fieldset.checklist label", has_text=label).locator("input").check()
+        return self
+
+    def finish_the_step(self) -> DeskProcedure:
+        """Tick every item, take the first answer of every choice, write in every text field."""
+        boxes = self.page.locator("fieldset.checklist input[type=checkbox]")
+        for n in range(boxes.count()):
+            boxes.nth(n).check()
+        choices = self.page.locator("form.step-form select")
+        for n in range(choices.count()):
+            choices.nth(n).select_option(index=1)
+        texts = self.page.locator("form.step-form textarea")
+        for n in range(texts.count()):
+            texts.nth(n).fill("Done.")
+        return self
+
+    def move_to(self, button: str) -> Response | None:
+        """Press a move's button ("Screening", "End: withdrawn"); the ticks are sent with it."""
+        with self.page.expect_navigation() as navigation:
+            self.page.locator("form.step-form .moves button", has_text=button).click()
+        return navigation.value
+
+    @property
+    def timeline(self) -> Locator:
+        return self.page.locator("#timeline li")

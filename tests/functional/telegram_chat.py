@@ -3,13 +3,22 @@ their phone shows (the fake Bot API keeps it)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi.testclient import TestClient
 
+from haven.app import create_app
+from haven.config import Settings
+from haven.db import Database
+from haven.runtime import Runtime
 from tests.conftest import TELEGRAM_SECRET
 from tests.fake_bot_api import FakeBotApi, FakeUser, PhoneMessage
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,6 +49,10 @@ class TelegramChat:
 
     def bot_texts(self) -> list[str]:
         return [m.text or "" for m in self.phone if m.from_bot]
+
+    def phone_texts(self) -> list[str]:
+        """Every text and caption the phone shows, the requester's and the bot's, in order."""
+        return [m.text or m.caption or "" for m in self.phone]
 
 
 def open_chat(
@@ -72,3 +85,26 @@ def receipt_in(texts: list[str]) -> str:
             if receipts.normalise(line) is not None:
                 return line.strip()
     raise AssertionError(f"no receipt in {texts!r}")
+
+
+@contextmanager
+def bot_server(settings: Settings, db: Database) -> Iterator[tuple[TestClient, Runtime]]:
+    """A server of its own running the bot with these settings (`telegram_settings.with_changes(...)`)."""
+    app = create_app(settings, db=db)
+    try:
+        with TestClient(app, base_url="https://testserver") as client:
+            yield client, app.state.runtime
+    finally:
+        app.state.runtime.close()
+
+
+def eventually(probe: Callable[[], T | None], what: str, *, within: float = 10.0) -> T:
+    """Wait for the server's outbox thread: `probe` until it returns something, for at most `within`."""
+    deadline = time.monotonic() + within
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        time.sleep(0.02)

@@ -90,6 +90,15 @@ def the_requester(caller: str, team: str) -> Answer:
     return OK if caller == "requester" else LOGIN
 
 
+def the_cases_coordinators(caller: str, team: str) -> Answer:
+    # Restricting a case: the role is checked first, so a plain operator learns nothing about the case.
+    if caller not in OPERATORS:
+        return LOGIN
+    if caller in ("olena", "lawyer"):
+        return FORBIDDEN
+    return the_cases_team(caller, team)
+
+
 def telegram_only(caller: str, team: str) -> Answer:
     # Telegram's secret token, not a session, opens the webhook; this app runs no bot, so it is absent for
     # everyone (test_telegram_webhook.py checks the token on a server that runs one).
@@ -103,6 +112,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET",    "/api/v1/requests/challenge"):            public,
     ("GET",    "/api/v1/requests/me"):                   the_requester,
     ("POST",   "/api/v1/requests/me/messages"):          the_requester,
+    ("POST",   "/api/v1/requests/me/feedback"):          the_requester,
     # Operator sessions: anyone may try to log in (here: with another operator's right credentials),
     # and logging out is harmless without a session.
     ("POST",   "/api/v1/session"):                       public,
@@ -118,6 +128,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/api/v1/cases/{case_id}/notes"):         the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/state"):         the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/step"):          the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/priority"):      the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/verification"):  the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/restriction"):   the_cases_coordinators,
+    ("PUT",    "/api/v1/cases/{case_id}/tags"):          the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/links"):         the_cases_team,
+    ("DELETE", "/api/v1/cases/{case_id}/links/{other_id}"): the_cases_team,
+    ("GET",    "/api/v1/cases/{case_id}/timeline"):      the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/merge"):         the_cases_team,
     ("GET",    "/api/v1/procedures"):                    operators,
     ("GET",    "/api/v1/cases/{case_id}/files/{file_id}"): the_cases_team,
     # The desk.
@@ -131,6 +149,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/desk/cases/{case_id}/reply"):           the_cases_team,
     ("POST",   "/desk/cases/{case_id}/note"):            the_cases_team,
     ("POST",   "/desk/cases/{case_id}/state"):           the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/step"):            the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/priority"):        the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/verification"):    the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/restriction"):     the_cases_coordinators,
+    ("POST",   "/desk/cases/{case_id}/tags"):            the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/links"):           the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/unlink"):          the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/merge"):           the_cases_team,
     ("GET",    "/desk/cases/{case_id}/files/{file_id}"): the_cases_team,
     ("GET",    "/desk/account"):                         operators,
     ("POST",   "/desk/account/passphrase"):              operators,
@@ -152,6 +178,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/{lang:lang}/return"):                   public,
     ("GET",    "/{lang:lang}/thread"):                   the_requester,
     ("POST",   "/{lang:lang}/thread"):                   the_requester,
+    ("POST",   "/{lang:lang}/thread/feedback"):          the_requester,
     ("POST",   "/{lang:lang}/leave"):                    public,
     # Telegram's updates.
     ("POST",   "/telegram/webhook"):                     telegram_only,
@@ -207,6 +234,8 @@ class World:
     team_ids: dict[str, int]
     spare_count: int = 0
     file_of: dict[str, str] = field(default_factory=dict)  # case id -> a photo sent with it
+    # case id -> another case of the same team only, to link it to
+    sibling_of: dict[str, str] = field(default_factory=dict)
 
     def spare_operator(self) -> Person:
         """A new operator in no team: someone else's right credentials, for the login routes."""
@@ -239,10 +268,13 @@ class World:
             return case.state
 
     def case_step(self, case_id: str) -> str:
+        return self.case_value(case_id, "step")
+
+    def case_value(self, case_id: str, column: str) -> str:
         with self.runtime.db.read() as s:
             case = s.get(Case, case_id)
             assert case is not None
-            return case.step
+            return str(getattr(case, column))
 
 
 MARKER = {"intake": "marmot-marker-7031", "legal": "ibex-marker-2262"}
@@ -305,6 +337,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             team_ids,
         )
         w.file_of = {case_id: attach_photo(runtime, case_id) for case_id in w.case_of.values()}
+        w.sibling_of = {
+            case_id: seal_case_for(runtime, team, f"Sibling {MARKER[team]}").case_id
+            for team, case_id in w.case_of.items()
+        }
         w.callers["anonymous"] = Caller("anonymous")
         requester = w.spare_requester()
         thread = client.get(
@@ -334,6 +370,9 @@ class Call:
     form: Mapping[str, Any] | None = None
     done: Callable[[Response], bool] | None = None
     path_values: Mapping[str, str] = field(default_factory=dict)  # e.g. {"session_id": ...}
+    # The answer an allowed caller gets when the call is valid but the case cannot take it now (409: the
+    # world's case is open, so it asks no closing question); None: any 2xx or 3xx.
+    allowed_status: int | None = None
 
 
 def _login_json(w: World, caller: Caller) -> Call:
@@ -420,6 +459,9 @@ BODIES: dict[tuple[str, str], Builder] = {
         },
     ),
     ("POST", "/api/v1/requests/me/messages"): lambda w, c, _: Call(c, json={"message": "Still here"}),
+    ("POST", "/api/v1/requests/me/feedback"): lambda w, c, _: Call(
+        c, json={"helped": True}, allowed_status=409
+    ),
     ("POST", "/api/v1/session"): lambda w, c, _: _login_json(w, c),
     ("DELETE", "/api/v1/session"): lambda w, c, _: _ends_the_session(w, c),
     ("DELETE", "/api/v1/sessions/{session_id}"): lambda w, c, _: _ends_another_own_session(w, c, form=False),
@@ -429,12 +471,57 @@ BODIES: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/cases/{case_id}/state"): lambda w, c, case: _state_unchanged(w, c, case, form=False),
     # "Moving" to the current step saves its work and moves nothing: valid whatever ran before.
     ("POST", "/api/v1/cases/{case_id}/step"): lambda w, c, case: Call(c, json={"step": w.case_step(case)}),
+    # Setting what is already set changes nothing: valid whatever ran before.
+    ("POST", "/api/v1/cases/{case_id}/priority"): lambda w, c, case: Call(
+        c, json={"priority": w.case_value(case, "priority")}
+    ),
+    ("POST", "/api/v1/cases/{case_id}/verification"): lambda w, c, case: Call(
+        c, json={"verification": w.case_value(case, "verification")}
+    ),
+    ("POST", "/api/v1/cases/{case_id}/restriction"): lambda w, c, _: Call(c, json={"restricted": False}),
+    ("PUT", "/api/v1/cases/{case_id}/tags"): lambda w, c, _: Call(c, json={"tags": ["matrix"]}),
+    ("POST", "/api/v1/cases/{case_id}/links"): lambda w, c, case: Call(
+        c, json={"case_id": w.sibling_of[case]}
+    ),
+    ("DELETE", "/api/v1/cases/{case_id}/links/{other_id}"): lambda w, c, case: Call(
+        c, path_values={"other_id": w.sibling_of[case]}
+    ),
+    # The sibling is merged into the case by the first caller allowed; merging it again changes nothing.
+    ("POST", "/api/v1/cases/{case_id}/merge"): lambda w, c, case: Call(
+        c, path_values={"case_id": w.sibling_of[case]}, json={"into": case}
+    ),
     ("POST", "/desk/login"): lambda w, c, _: _login_form(w, c),
     ("POST", "/desk/logout"): lambda w, c, _: _ends_the_session(w, c),
     ("POST", "/desk/search"): lambda w, c, _: Call(c, form={"q": "help", "csrf_token": c.csrf}),
     ("POST", "/desk/cases/{case_id}/reply"): lambda w, c, _: _text(c),
     ("POST", "/desk/cases/{case_id}/note"): lambda w, c, _: _text(c),
     ("POST", "/desk/cases/{case_id}/state"): lambda w, c, case: _state_unchanged(w, c, case, form=True),
+    # As over the API: "moving" to the current step saves, setting what is set changes nothing.
+    ("POST", "/desk/cases/{case_id}/step"): lambda w, c, case: Call(
+        c, form={"step": w.case_step(case), "to": w.case_step(case), "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/cases/{case_id}/priority"): lambda w, c, case: Call(
+        c, form={"priority": w.case_value(case, "priority"), "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/cases/{case_id}/verification"): lambda w, c, case: Call(
+        c, form={"verification": w.case_value(case, "verification"), "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/cases/{case_id}/restriction"): lambda w, c, _: Call(
+        c, form={"restricted": "no", "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/cases/{case_id}/tags"): lambda w, c, _: Call(
+        c, form={"tags": "matrix", "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/cases/{case_id}/links"): lambda w, c, case: Call(
+        c, form={"other": w.sibling_of[case], "csrf_token": c.csrf}
+    ),
+    ("POST", "/desk/cases/{case_id}/unlink"): lambda w, c, case: Call(
+        c, form={"other": w.sibling_of[case], "csrf_token": c.csrf}
+    ),
+    # As over the API: the sibling merged into the case once, again changing nothing.
+    ("POST", "/desk/cases/{case_id}/merge"): lambda w, c, case: Call(
+        c, path_values={"case_id": w.sibling_of[case]}, form={"into": case, "csrf_token": c.csrf}
+    ),
     ("GET", "/desk/cases/{case_id}/files/{file_id}"): lambda w, c, case: Call(
         c, path_values={"file_id": w.file_of[case]}
     ),
@@ -474,15 +561,19 @@ BODIES: dict[tuple[str, str], Builder] = {
     ),
     ("POST", "/{lang:lang}/return"): lambda w, c, _: Call(c, form={"receipt": w.receipt}),
     ("POST", "/{lang:lang}/thread"): lambda w, c, _: _text(c, "message"),
+    ("POST", "/{lang:lang}/thread/feedback"): lambda w, c, _: Call(
+        c, form={"helped": "yes", "csrf_token": c.csrf}, allowed_status=400
+    ),
     ("POST", "/{lang:lang}/leave"): lambda w, c, _: Call(_own_session_kept(w, c)),
 }
 
 
 def _url(path: str, case_id: str, values: Mapping[str, str]) -> str:
-    url = path.replace("{case_id}", case_id).replace("{lang:lang}", "en").replace("{request_type}", "legal")
+    # A call's own path values first: one may name another case of the same team than the world's.
+    url = path
     for name, value in values.items():
         url = url.replace(f"{{{name}}}", value)
-    return url
+    return url.replace("{case_id}", case_id).replace("{lang:lang}", "en").replace("{request_type}", "legal")
 
 
 LOGIN_PAGES = ("/desk/login", "/en/return")
@@ -510,6 +601,9 @@ def _assert_answer(response: Response, expected: Answer, path: str, call: Call) 
     status, location = response.status_code, response.headers.get("location", "")
     kind = "api" if path.startswith("/api/") else "desk" if path.startswith("/desk") else "pages"
     assert status < 500, response.text
+    if expected is OK and call.allowed_status is not None:
+        assert status == call.allowed_status, f"{status}: {response.text[:300]}"
+        return
     if expected is OK:
         assert 200 <= status < 400, f"{status}: {response.text[:300]}"
         if call.done is not None:

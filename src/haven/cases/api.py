@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from haven.attachments import services as attachments
 from haven.attachments.responses import file_response
-from haven.cases import links, services, steps, tags, timeline, triage
+from haven.cases import links, merge, services, steps, tags, timeline, triage
 from haven.cases.models import Case
 from haven.cases.procedure import Outcome, Procedure
 from haven.cases.schemas import (
@@ -22,6 +22,7 @@ from haven.cases.schemas import (
     FieldOut,
     FileOut,
     LinkIn,
+    MergeIn,
     MomentOut,
     PriorityIn,
     ProcedureOut,
@@ -61,7 +62,7 @@ def _guarded(call: Callable[[], T]) -> T:
         raise Problem(404, "There is no case with that id shared with your teams.") from None
     except InvalidTransition as exc:
         raise Problem(409, str(exc)) from None
-    except (steps.StepRefused, tags.TagsRefused, links.LinkRefused) as exc:
+    except (steps.StepRefused, tags.TagsRefused, links.LinkRefused, merge.MergeRefused) as exc:
         raise Problem(409, exc.detail) from None
     except triage.TriageForbidden as exc:
         raise Problem(403, exc.detail) from None
@@ -205,6 +206,10 @@ def move_step(case_id: str, body: StepIn, runtime: RuntimeDep, context: WritingO
         )
     )
     answer = {"step": result.position}
+    if result.moved and replies.ask_whether_we_helped(
+        db=runtime.db, operator=context.operator, case_id=case_id, outbox=runtime.outbox
+    ):
+        answer["asked"] = "Did we help? was sent to the requester's chat"
     if result.handed_to:
         answer["handed_to"] = result.handed_to
     if result.missing_team:
@@ -338,6 +343,18 @@ def remove_link(case_id: str, other_id: str, runtime: RuntimeDep, context: Writi
     return Response(status_code=204)
 
 
+@router.post("/{case_id}/merge")
+def merge_case(
+    case_id: str, body: MergeIn, runtime: RuntimeDep, context: WritingOperatorDep
+) -> dict[str, Any]:
+    """Merge this case (a duplicate) into `into`: its messages, replies, notes and files are copied there,
+    the two are linked and this one ends as merged. Its requester's receipt still opens it."""
+    copied = _guarded(
+        lambda: merge.merge(db=runtime.db, operator=context.operator, duplicate_id=case_id, into_id=body.into)
+    )
+    return {"merged_into": body.into, "copied": copied}
+
+
 @router.get("/{case_id}/timeline", response_model=list[MomentOut])
 def get_timeline(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> list[MomentOut]:
     """Everything that happened to the case, from the audit log (no content): messages, notes, steps,
@@ -381,5 +398,6 @@ def procedure_out(p: Procedure) -> ProcedureOut:
             )
             for s in p.steps
         ],
-        outcomes=[o.value for o in Outcome],
+        # A merged duplicate is not how a procedure ends: never offered as a move, not listed.
+        outcomes=[o.value for o in Outcome if o is not Outcome.MERGED],
     )

@@ -19,6 +19,9 @@ from haven.cases.services import QueueRow, accessible_case, queue_rows
 from haven.clock import now_minute
 from haven.db import Database
 
+# How much of a case id the desk shows (as abcd-efgh).
+SHOWN_CHARS = 8
+
 
 class LinkRefused(ValueError):
     def __init__(self, detail: str) -> None:
@@ -51,14 +54,26 @@ def add_link(
 def link(
     *, db: Database, operator: UnlockedOperator, case_id: str, other_id: str, now: datetime | None = None
 ) -> None:
-    """Link two cases; both must be shared with the operator's teams (CaseNotFound/CaseForbidden)."""
-    other_id = other_id.strip().lower().replace("-", "")
-    if other_id == case_id:
-        raise LinkRefused("A case cannot be linked to itself.")
+    """Link two cases; both must be shared with the operator's teams (CaseNotFound/CaseForbidden). The other
+    case may be named by its full id or as the desk shows it (`abcd-efgh`, its first eight characters)."""
     with db.write() as s:
+        other_id = resolve(s, other_id)
+        if other_id == case_id:
+            raise LinkRefused("A case cannot be linked to itself.")
         case, _ = accessible_case(s, operator, case_id, for_writing=True)
         other, _ = accessible_case(s, operator, other_id, for_writing=True)
         add_link(s, case=case, other=other, operator=operator, now=now)
+
+
+def resolve(s: Session, typed: str) -> str:
+    """A case id from what an operator typed: the full id, or the eight characters the desk shows (the one
+    case they start, if exactly one). Anything else comes back as typed and is not found."""
+    clean = typed.strip().lower().replace("-", "")
+    if len(clean) == SHOWN_CHARS:
+        found = list(s.scalars(select(Case.id).where(Case.id.startswith(clean, autoescape=True)).limit(2)))
+        if len(found) == 1:
+            return found[0]
+    return clean
 
 
 def unlink(

@@ -28,6 +28,8 @@ class RecordKind(StrEnum):
     STEP = "step"
     # The case's tags, chosen by operators (cases/tags.py); the last one counts.
     TAGS = "tags"
+    # The requester's answer to "Did we help?" once the case ended (intake/feedback.py).
+    FEEDBACK = "feedback"
 
 
 REQUESTER_VISIBLE = (RecordKind.INBOUND, RecordKind.OUTBOUND)

@@ -202,3 +202,9 @@ class MomentOut(BaseModel):
     who: str = Field(description="An operator's username, requester or system")
     action: str = Field(description="step, state, inbound, outbound, note, check_in_missed, priority, ...")
     detail: str
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: str = Field(max_length=24, description="The case this one repeats: its thread is copied there")

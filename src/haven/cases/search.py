@@ -78,6 +78,10 @@ def answer_labels(catalogue: Catalogue) -> dict[tuple[str, str], str]:
 
 
 def record_text(record: OpenedRecord, labels: Mapping[tuple[str, str], str]) -> str:
+    """The words a record adds to its case's text. Tags are not added: the last TAGS record replaces the
+    case's tags (held apart, see _TeamIndex._tags)."""
+    if record.kind is RecordKind.TAGS:
+        return ""
     if record.kind is RecordKind.ANSWERS:
         answers = record.content.get("answers", {})
         if not isinstance(answers, dict):
@@ -104,6 +108,8 @@ class _TeamIndex:
         self._firsts: list[int] = []  # the number of each case's first record
         self._texts: list[str] = []
         self._at: dict[str, int] = {}
+        # case id -> (number of its last TAGS record, its tags as words): replaced, never added to.
+        self._tags: dict[str, tuple[int, str]] = {}
         self._highest = 0
         self._recent: dict[str, int] = {}  # record id -> number, for records within LATE_WINDOW of the top
 
@@ -181,6 +187,13 @@ class _TeamIndex:
         in_order = True
         for shared in records:
             self._note(shared.record.id, shared.seq)
+            if shared.record.kind is RecordKind.TAGS:
+                held = self._tags.get(shared.case_id)
+                if held is None or held[0] < shared.seq:
+                    self._tags[shared.case_id] = (
+                        shared.seq,
+                        normalise(str(shared.record.content.get("text", ""))),
+                    )
             words = record_text(shared.record, labels)
             at = self._at.get(shared.case_id)
             if at is not None:
@@ -209,14 +222,20 @@ class _TeamIndex:
         self._firsts = [self._firsts[i] for i in order]
         self._texts = [self._texts[i] for i in order]
         self._at = {case_id: i for i, case_id in enumerate(self._ids)}
+        self._tags = {case_id: tags for case_id, tags in self._tags.items() if case_id in self._at}
 
     def matching(self, terms: tuple[str, ...]) -> list[int]:
         """Where the cases whose text holds every term are, oldest first."""
         first, rest = terms[0], terms[1:]
         texts = self._texts
-        hits = [i for i, text in enumerate(texts) if first in text]
+        # The few tagged cases are matched on their text and their current tags together.
+        tagged = {self._at[c]: f"{texts[self._at[c]]} {words}" for c, (_n, words) in self._tags.items()}
+        if tagged:
+            hits = [i for i, text in enumerate(texts) if first in tagged.get(i, text)]
+        else:
+            hits = [i for i, text in enumerate(texts) if first in text]
         if rest:
-            hits = [i for i in hits if all(term in texts[i] for term in rest)]
+            hits = [i for i in hits if all(term in tagged.get(i, texts[i]) for term in rest)]
         return hits
 
     def forget(self, case_ids: Collection[str]) -> None:

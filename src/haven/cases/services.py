@@ -86,7 +86,8 @@ class CaseView:
 
     @property
     def thread(self) -> list[OpenedRecord]:
-        return [r for r in self.records if r.kind in THREAD]
+        # By time, then as stored: a merged duplicate's messages (cases/merge.py) keep their own minutes.
+        return sorted((r for r in self.records if r.kind in THREAD), key=lambda r: r.created_at)
 
 
 def _team_ids(db_session: Session, operator_id: int) -> list[int]:

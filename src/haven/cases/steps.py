@@ -110,13 +110,12 @@ def unmet(step: Step, work: StepWork | None, language: str = "en") -> list[str]:
 def check_work(step: Step, work: StepWork) -> StepWork:
     """Refuse items and fields this step does not have, or a choice it does not offer (StepRefused)."""
     known_items = {item.id for item in step.checklist}
-    unknown = sorted(work.checklist - known_items)
-    if unknown:
-        raise StepRefused(f"The step “{step.names['en']}” has no checklist item {', '.join(unknown)}.")
+    if work.checklist - known_items:
+        raise StepRefused(f"The step “{step.names['en']}” has no such checklist item.")
     for field_id, value in work.fields.items():
         f = step.field(field_id)
         if f is None:
-            raise StepRefused(f"The step “{step.names['en']}” has no field {field_id}.")
+            raise StepRefused(f"The step “{step.names['en']}” has no such field.")
         if value and not f.accepts(value):
             raise StepRefused(f"“{f.labels['en']}” does not take that value.")
     return StepWork(step.id, work.checklist, {k: v.strip() for k, v in work.fields.items() if v.strip()})
@@ -191,6 +190,7 @@ def _seal_work(
 @dataclass(frozen=True)
 class MoveResult:
     position: str
+    moved: bool = True  # False when the call only saved the current step's work
     handed_to: str = ""  # the team the case was handed to, if any
     # A step whose team does not exist: the case stayed with its team, and the desk says so.
     missing_team: str = ""
@@ -220,13 +220,17 @@ def move_to_step(
         if procedure is None:
             raise StepRefused(f"This case follows no loaded procedure ({case.procedure or 'none'}).")
         if target not in OUTCOMES and procedure.step(target) is None:
-            raise StepRefused(f"“{target}” is not a step of the procedure “{procedure.names['en']}”.")
+            raise StepRefused(f"There is no such step in the procedure “{procedure.names['en']}”.")
+        if work is not None and work.step != case.step:
+            raise StepRefused("The case has moved on since this form was loaded: reload it and try again.")
         current = procedure.step(case.step)
-        if target == case.step:
+        # An ended case its requester wrote in again (open, still at its outcome) may end the same way again.
+        ends_again = target == case.step and target in OUTCOMES and case.state != CaseState.CLOSED.value
+        if target == case.step and not ends_again:
             if current is not None and work is not None:
                 _seal_work(s, case, check_work(current, work), operator, now)
-            return MoveResult(target)
-        if not procedure.may_move(case.step, target):
+            return MoveResult(target, moved=False)
+        if not ends_again and not procedure.may_move(case.step, target):
             allowed = ", ".join(procedure.moves_from(case.step)) or "nowhere"
             raise StepRefused(
                 f"A case cannot move from “{case.step}” to “{target}”; it may move to: {allowed}."
@@ -258,7 +262,8 @@ def _move(
     enter(case, position=target, step=step, now=now)
     if target in OUTCOMES:
         case.state = CaseState.CLOSED.value
-    elif case.state == CaseState.CLOSED.value:
+    elif case.state in (CaseState.CLOSED.value, CaseState.NEW.value):
+        # Work on the case has begun (or begun again).
         case.state = CaseState.IN_PROGRESS.value
     case.updated_at = now_minute(now)
     result = MoveResult(target)

@@ -29,7 +29,9 @@ def timeline(*, db: Database, operator: UnlockedOperator, case_id: str) -> list[
         accessible_case(s, operator, case_id)
         events = events_for_case(db_session=s, case_id=case_id)
         ids = {e.actor_id for e in events if e.actor_kind == "operator" and e.actor_id is not None}
-        names = dict(s.execute(select(Operator.id, Operator.username).where(Operator.id.in_(ids))).tuples())
+        names = {
+            i: n for i, n in s.execute(select(Operator.id, Operator.username).where(Operator.id.in_(ids)))
+        }
     return [
         Moment(
             at=e.at,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,6 +33,7 @@ FIRST_PAUSE_SECONDS = 2.0
 LONGEST_PAUSE_SECONDS = 300.0
 # A reply the channel has not taken after this long is given up (and shown so on the desk).
 GIVE_UP_SECONDS = 72 * 3600.0
+FINISHED_REMEMBERED = 10_000
 
 
 class DeliveryFailed(Exception):
@@ -45,12 +47,16 @@ class DeliveryFailed(Exception):
         self.retry_after = retry_after
 
 
+Buttons = tuple[tuple[tuple[str, str], ...], ...]  # rows of (label, data) under a message
+
+
 class Channel(Protocol):
-    """What the outbox needs of a channel: its longest message, and sending one (raises DeliveryFailed)."""
+    """What the outbox needs of a channel: its longest message, and sending one, with buttons under it
+    (raises DeliveryFailed)."""
 
     max_chars: int
 
-    def send_reply(self, address: int, text: str) -> None: ...
+    def send_reply(self, address: int, text: str, buttons: Buttons = ()) -> None: ...
 
 
 @dataclass
@@ -62,6 +68,7 @@ class Parcel:
     channel: str
     address: int
     parts: list[str]
+    buttons: Buttons = ()  # under the last part (the closing question's yes and no)
     sent_parts: int = 0
     attempts: int = 0
     due: float = 0.0
@@ -69,14 +76,20 @@ class Parcel:
 
 
 def split_text(text: str, max_chars: int) -> list[str]:
-    """Cut a long reply into parts of at most `max_chars`, at a paragraph, line or word end when there is
-    one in the second half of the part, so that no part ends mid-word unless a word is longer than a part."""
+    """Cut a long reply into parts of at most `max_chars`: at a paragraph end if there is one in the second
+    half of the part, else a line end there, else a word end there, else the last line or word end
+    anywhere in it; mid-word only for a word longer than a part."""
     parts: list[str] = []
     rest = text.strip()
     while len(rest) > max_chars:
-        window = rest[:max_chars]
-        cut = max(window.rfind(sep) for sep in ("\n\n", "\n", " "))
-        if cut < max_chars // 2:
+        # One character past the part: a space right after it is a word end at its very end.
+        window = rest[: max_chars + 1]
+        half = max(1, max_chars // 2)
+        cut = next(
+            (found for sep in ("\n\n", "\n", " ") if (found := window.rfind(sep)) >= half),
+            max(window.rfind("\n"), window.rfind(" ")),
+        )
+        if cut <= 0:
             cut = max_chars
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
@@ -100,6 +113,10 @@ class Outbox:
         self._clock = clock
         self._lock = threading.Lock()
         self._parcels: dict[str, Parcel] = {}
+        # Replies this process finished lately (sent, or failed for good): not taken again when a page
+        # that resumes pending deliveries read the row just before its state was written. Only that gap
+        # needs covering, so the oldest are forgotten past FINISHED_REMEMBERED.
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -109,15 +126,19 @@ class Outbox:
 
     def holds(self, record_id: str) -> bool:
         with self._lock:
-            return record_id in self._parcels
+            return record_id in self._parcels or record_id in self._finished
 
-    def hand(self, *, record_id: str, case_id: str, channel: str, address: int, text: str) -> None:
+    def hand(
+        self, *, record_id: str, case_id: str, channel: str, address: int, text: str, buttons: Buttons = ()
+    ) -> None:
         """Take a stored reply to deliver (its delivery row must exist)."""
         parts = split_text(text, self._channels[channel].max_chars)
         with self._lock:
-            if record_id in self._parcels:
+            if record_id in self._parcels or record_id in self._finished:
                 return
-            self._parcels[record_id] = Parcel(record_id, case_id, channel, address, parts, due=self._clock())
+            self._parcels[record_id] = Parcel(
+                record_id, case_id, channel, address, parts, buttons, due=self._clock()
+            )
         self._wake.set()
 
     def deliver_due(self) -> int:
@@ -136,7 +157,10 @@ class Outbox:
         parcel.attempts += 1
         try:
             while parcel.sent_parts < len(parcel.parts):
-                channel.send_reply(parcel.address, parcel.parts[parcel.sent_parts])
+                last = parcel.sent_parts == len(parcel.parts) - 1
+                channel.send_reply(
+                    parcel.address, parcel.parts[parcel.sent_parts], parcel.buttons if last else ()
+                )
                 parcel.sent_parts += 1
         except DeliveryFailed as failure:
             self._failed(parcel, failure)
@@ -163,6 +187,9 @@ class Outbox:
     def _finish(self, parcel: Parcel, state: DeliveryState, code: str) -> None:
         with self._lock:
             self._parcels.pop(parcel.record_id, None)
+            self._finished[parcel.record_id] = None
+            while len(self._finished) > FINISHED_REMEMBERED:
+                self._finished.popitem(last=False)
         self._record(parcel, state, code)
 
     def _record(self, parcel: Parcel, state: DeliveryState, code: str) -> None:

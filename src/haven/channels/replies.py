@@ -1,6 +1,8 @@
-"""An operator's reply, delivered through the channel the requester last wrote from.
+"""An operator's reply, delivered through the channel that joined the case last.
 
-Where to deliver is sealed in the case (a CHANNEL record: the Telegram chat id), so finding it needs the
+That is the chat the request came from, or the one the requester attached since with their receipt (someone
+who attaches a new chat has usually lost the old one). Where to deliver is sealed in the case (a CHANNEL
+record: the Telegram chat id), so finding it needs the
 case key, which the operator replying holds. The reply and its delivery row are written in one transaction;
 then the outbox of this process sends it (channels/outbox.py).
 """
@@ -15,13 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haven.accounts.services import UnlockedOperator
+from haven.audit.services import record_event
 from haven.cases import services as cases
-from haven.cases.models import Record
-from haven.cases.records import OpenedRecord, RecordKind, read_records
+from haven.cases.models import Case, Record
+from haven.cases.records import OpenedRecord, RecordKind, build_record, read_records
 from haven.channels.models import PENDING, Delivery, DeliveryState
-from haven.channels.outbox import Outbox
+from haven.channels.outbox import Buttons, Outbox
 from haven.clock import now_minute
 from haven.db import Database
+from haven.i18n import Translator
+from haven.intake.feedback import ASKED_AFTER
+from haven.intake.feedback import wanted as feedback_wanted
 
 # A delivery another worker may still be retrying (it touches the row at least every five minutes) is
 # left to it; one untouched for longer lost its worker and is taken over.
@@ -49,7 +55,7 @@ def channel_record(*, channel: str, address: int) -> dict[str, object]:
 
 
 def latest_address(records: Sequence[OpenedRecord]) -> Address | None:
-    """The channel the requester reached the case from most recently."""
+    """The channel that joined the case most recently."""
     for record in reversed(records):
         if record.kind is RecordKind.CHANNEL:
             channel, address = record.content.get("channel"), record.content.get("address")
@@ -66,6 +72,19 @@ def _address(db_session: Session, operator: UnlockedOperator, case_id: str) -> A
     return latest_address(found)
 
 
+def _queued(record_id: str, case_id: str, channel: str, now: datetime | None) -> Delivery:
+    """The delivery row of a message to send, written in the transaction that stores the message."""
+    return Delivery(
+        record_id=record_id,
+        case_id=case_id,
+        channel=channel,
+        state=DeliveryState.QUEUED.value,
+        attempts=0,
+        last_error="",
+        updated_at=now_minute(now),
+    )
+
+
 def reply(
     *,
     db: Database,
@@ -75,8 +94,8 @@ def reply(
     outbox: Outbox | None,
     now: datetime | None = None,
 ) -> str:
-    """Store a reply (cases.services.reply) and, if the requester wrote from a channel this server runs,
-    queue its delivery there in the same transaction. Returns the reply's record id."""
+    """Store a reply (cases.services.reply) and, if the case has a channel this server runs, queue its
+    delivery there in the same transaction. Returns the reply's record id."""
     address = None
     if outbox is not None:
         with db.read() as s:
@@ -86,17 +105,7 @@ def reply(
 
     def queue_delivery(s: Session, record: Record) -> None:
         assert address is not None
-        s.add(
-            Delivery(
-                record_id=record.id,
-                case_id=case_id,
-                channel=address.channel,
-                state=DeliveryState.QUEUED.value,
-                attempts=0,
-                last_error="",
-                updated_at=now_minute(now),
-            )
-        )
+        s.add(_queued(record.id, case_id, address.channel, now))
 
     record_id = cases.reply(
         db=db,
@@ -111,6 +120,73 @@ def reply(
             record_id=record_id, case_id=case_id, channel=address.channel, address=address.address, text=text
         )
     return record_id
+
+
+def ask_whether_we_helped(
+    *,
+    db: Database,
+    operator: UnlockedOperator,
+    case_id: str,
+    outbox: Outbox | None,
+    now: datetime | None = None,
+) -> bool:
+    """Once a case ended in an outcome that asks (intake/feedback.py), send "Did we help?" with yes and no
+    buttons to the requester's chat, in their language. (A requester on the website finds the question on
+    their conversation page.) The question is stored as a message to them, without reopening the case.
+    Returns whether it was queued."""
+    if outbox is None or not feedback_wanted(db=db, case_id=case_id):
+        return False
+    with db.read() as s:
+        case = s.get(Case, case_id)
+        if case is None or case.step not in ASKED_AFTER:
+            return False
+        key = cases.case_private_key(db_session=s, operator=operator, case_id=case_id)
+        found = read_records(
+            db_session=s,
+            case_id=case_id,
+            case_private_key=key,
+            kinds=(RecordKind.ANSWERS, RecordKind.CHANNEL),
+        )
+    address = latest_address(found)
+    if address is None or not outbox.accepts(address.channel):
+        return False
+    answers = next((r for r in found if r.kind is RecordKind.ANSWERS), None)
+    t = Translator(str(answers.content.get("language", "en")) if answers else "en")
+    text = t("feedback_question")
+    buttons: Buttons = (((t("feedback_yes"), "f:yes"), (t("feedback_no"), "f:no")),)
+    content = {"text": text, "buttons": [list(b) for b in buttons[0]]}
+    with db.write() as s:
+        case, _key = cases.accessible_case(s, operator, case_id, for_writing=True)
+        record = build_record(
+            case=case, kind=RecordKind.OUTBOUND, content=content, author_id=operator.id, now=now
+        )
+        s.add(record)
+        s.flush()
+        s.add(_queued(record.id, case_id, address.channel, now))
+        record_event(
+            db_session=s,
+            actor=operator.actor,
+            action="case.outbound",
+            case_id=case_id,
+            detail="closing question",
+        )
+    outbox.hand(
+        record_id=record.id,
+        case_id=case_id,
+        channel=address.channel,
+        address=address.address,
+        text=text,
+        buttons=buttons,
+    )
+    return True
+
+
+def _buttons_of(content: dict[str, object]) -> Buttons:
+    listed = content.get("buttons")
+    if not isinstance(listed, list):
+        return ()
+    row = tuple((str(b[0]), str(b[1])) for b in listed if isinstance(b, list) and len(b) == 2)
+    return (row,) if row else ()
 
 
 def deliveries(*, db: Database, case_id: str) -> dict[str, DeliveryInfo]:
@@ -168,6 +244,7 @@ def resume(
                 channel=address.channel,
                 address=address.address,
                 text=str(reply_record.content.get("text", "")),
+                buttons=_buttons_of(reply_record.content),
             )
             handed += 1
     return handed

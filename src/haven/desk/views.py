@@ -14,16 +14,19 @@ from haven.accounts.lockout import AccountLocked
 from haven.accounts.login import log_in, log_out, set_session_cookie
 from haven.attachments import services as attachments
 from haven.attachments.responses import file_response
+from haven.cases import check_ins
 from haven.cases import services as cases
 from haven.cases.search import MAX_QUERY_CHARS, QueryRejected
-from haven.cases.states import TRANSITIONS, CaseState, InvalidTransition
+from haven.cases.states import CaseState, InvalidTransition
 from haven.channels import replies
+from haven.clock import now_minute
 from haven.dependencies import (
     OPERATOR_COOKIE,
     OperatorContext,
     OperatorDep,
     RuntimeDep,
 )
+from haven.desk import case_words, case_work
 from haven.desk.pages import Csrf, Text, back, checked, render
 from haven.i18n import Translator
 from haven.intake.services import IntakeError, check_message
@@ -98,6 +101,7 @@ def queue(
     context: OperatorDep,
     closed: bool = False,
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    handed: str = "",
 ) -> Response:
     # One more row than a page, to know whether there is a next page without counting every case.
     rows = cases.queue(
@@ -107,24 +111,38 @@ def queue(
         limit=cases.QUEUE_PAGE + 1,
         offset=(page - 1) * cases.QUEUE_PAGE,
     )
+    now = now_minute()
+    shown = rows[: cases.QUEUE_PAGE]
     return render(
         request,
         runtime,
         "queue.html",
         context,
-        rows=rows[: cases.QUEUE_PAGE],
+        rows=shown,
         closed=closed,
         page=page,
         first=(page - 1) * cases.QUEUE_PAGE + 1,
         has_next=len(rows) > cases.QUEUE_PAGE,
         max_query_chars=MAX_QUERY_CHARS,
+        missed=[] if closed else check_ins.missed(db=runtime.db, operator=context.operator),
+        overdue=sum(1 for row in shown if row.overdue(now)),
+        # Only a team some procedure names: the address never puts other words on the page.
+        handed=handed if handed in runtime.procedures.teams() else "",
+        **case_words.row_words(runtime, now),
     )
 
 
 def _search_page(
     request: Request, runtime: Runtime, context: OperatorContext, status_code: int = 200, **values: Any
 ) -> Response:
-    values = {"q": "", "result": None, "error": None, "max_query_chars": MAX_QUERY_CHARS, **values}
+    values = {
+        "q": "",
+        "result": None,
+        "error": None,
+        "max_query_chars": MAX_QUERY_CHARS,
+        **case_words.row_words(runtime),
+        **values,
+    }
     return render(request, runtime, "search.html", context, status_code, **values)
 
 
@@ -155,21 +173,16 @@ def search(
 
 
 @router.get("/cases/{case_id}")
-def case_page(request: Request, case_id: str, runtime: RuntimeDep, context: OperatorDep) -> Response:
-    view = cases.open_for_operator(db=runtime.db, operator=context.operator, case_id=case_id)
-    kind = runtime.catalogue.types.get(view.request_type)
-    runtime.resume_deliveries(context.operator, case_id=case_id)
-    return render(
-        request,
-        runtime,
-        "case.html",
-        context,
-        case=view,
-        kind=kind,
-        moves=sorted(TRANSITIONS[view.state]),
-        deliveries=replies.deliveries(db=runtime.db, case_id=case_id),
-        notice=request.query_params.get("notice", ""),
-    )
+def case_page(
+    request: Request,
+    case_id: str,
+    runtime: RuntimeDep,
+    context: OperatorDep,
+    notice: str = "",
+    reply: str = "",
+) -> Response:
+    """The case; `?reply=<id>` fills the reply with one of the step's canned replies, in their language."""
+    return case_work.show_case(request, runtime, context, case_id, notice=notice, reply_id=reply)
 
 
 @router.get("/cases/{case_id}/files/{file_id}")

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Header
 from haven.attachments.services import files_of
 from haven.dependencies import RuntimeDep, limited
 from haven.i18n import Translator
-from haven.intake import services
+from haven.intake import feedback, services
 from haven.intake.schemas import (
     ChallengeOut,
+    FeedbackIn,
     MessageIn,
     ProofIn,
     ReceiptOut,
@@ -138,7 +139,25 @@ def my_thread(runtime: RuntimeDep, authorization: Annotated[str | None, Header()
             )
             for m in thread.messages
         ],
+        feedback_wanted=feedback.wanted(db=runtime.db, case_id=thread.case_id),
     )
+
+
+@router.post("/me/feedback", status_code=201, dependencies=[limited(Action.RECEIPT)])
+def answer_feedback(
+    body: FeedbackIn, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+) -> dict[str, str]:
+    """Answer "Did we help?" once the case ended (409 if it is not asking: open again, or answered)."""
+    access = _access(runtime, authorization)
+    try:
+        feedback.record_answer(
+            db=runtime.db, case_id=access.case_id, helped=body.helped, comment=body.comment
+        )
+    except services.IntakeError as exc:
+        if exc.reason == "feedback_not_asked":
+            raise Problem(409, Translator("en")("feedback_not_asked")) from None
+        raise _intake_problem(exc, "en") from None
+    return {"status": "stored"}
 
 
 @router.post(

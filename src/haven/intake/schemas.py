@@ -57,3 +57,14 @@ class ThreadOut(BaseModel):
     state: str
     language: str
     messages: list[ThreadMessage]
+    feedback_wanted: bool = Field(
+        default=False,
+        description='The case ended and asks "Did we help?": answer with POST /api/v1/requests/me/feedback',
+    )
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    helped: bool
+    comment: str = Field(default="", max_length=2000, description="Optional; stored encrypted")

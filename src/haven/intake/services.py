@@ -333,7 +333,8 @@ def read_thread(*, db: Database, access: RequesterAccess) -> RequesterThread | N
         case_id=case.id,
         state=CaseState(case.state),
         language=str(answers.content.get("language", "en")) if answers else "en",
-        messages=[r for r in records if r.kind is not RecordKind.ANSWERS],
+        # By time, then as stored: a merged duplicate's messages (cases/merge.py) keep their own minutes.
+        messages=sorted((r for r in records if r.kind is not RecordKind.ANSWERS), key=lambda r: r.created_at),
     )
 
 

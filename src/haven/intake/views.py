@@ -15,7 +15,7 @@ from haven.accounts.login import clear_cookie, set_session_cookie
 from haven.attachments.forms import FILE_ERRORS, FileLimits, receive_form
 from haven.dependencies import REQUESTER_COOKIE, RequesterContext, RequesterDep, RuntimeDep
 from haven.i18n import Translator
-from haven.intake import lang_path, services
+from haven.intake import feedback, lang_path, services
 from haven.runtime import Runtime
 from haven.security.csrf import FIELD, token_matches
 from haven.security.headers import allow_own_scripts
@@ -217,6 +217,8 @@ def thread(request: Request, lang: Lang, runtime: RuntimeDep, requester: Request
         thread=view,
         csrf_token=requester.csrf_token,
         sent=sent,
+        answered=request.query_params.get("answered") == "1",
+        feedback_wanted=feedback.wanted(db=runtime.db, case_id=view.case_id),
         error=None,
     )
 
@@ -280,6 +282,41 @@ async def follow_up(request: Request, lang: Lang, runtime: RuntimeDep, requester
     except services.IntakeError as exc:
         return await run_in_threadpool(again, 400, error=exc.reason)
     return RedirectResponse(f"/{lang}/thread?sent=1", status_code=303)
+
+
+@router.post("/{lang:lang}/thread/feedback")
+def answer_feedback(
+    request: Request,
+    lang: Lang,
+    runtime: RuntimeDep,
+    requester: RequesterDep,
+    helped: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form(max_length=20_000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """The requester's answer to "Did we help?" once their case ended."""
+    if requester is None:
+        return _render(request, runtime, lang, "return.html", 401, error="session_over")
+    if not token_matches(requester.csrf_token, csrf_token):
+        return _render(
+            request, runtime, lang, "error.html", 403, status=403, message=Translator(lang)("error_form_old")
+        )
+    view = services.read_thread(db=runtime.db, access=requester.access)
+    if view is None:
+        return _render(request, runtime, lang, "return.html", 404, error="case_gone")
+    page = {"thread": view, "csrf_token": requester.csrf_token, "sent": False, "comment": comment}
+    if helped not in ("yes", "no"):
+        return _render(
+            request, runtime, lang, "thread.html", 400, error="feedback_choose", feedback_wanted=True, **page
+        )
+    try:
+        feedback.record_answer(db=runtime.db, case_id=view.case_id, helped=helped == "yes", comment=comment)
+    except services.IntakeError as exc:
+        wanted = feedback.wanted(db=runtime.db, case_id=view.case_id)
+        return _render(
+            request, runtime, lang, "thread.html", 400, error=exc.reason, feedback_wanted=wanted, **page
+        )
+    return RedirectResponse(f"/{lang}/thread?answered=1", status_code=303)
 
 
 @router.post("/{lang:lang}/leave")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -15,6 +16,16 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, T
 from telegram.request import HTTPXRequest
 
 from tests.fake_bot_api import TEST_TOKEN, FakeBotApi
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a scenario in a thread of its own: a test before may have left an event loop in this one
+    (Playwright's sync API does), where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "telegram"
 
@@ -49,7 +60,7 @@ def test_get_me_and_a_keyboard_that_shows_on_the_phone_then_goes(api: FakeBotApi
                 await bot.delete_message(42, sent.message_id)
             assert await bot.delete_messages(42, [1])
 
-    asyncio.run(scenario())
+    run(scenario())
     assert api.chat(42).visible == []
     assert api.calls_of("sendMessage")[0]["text"] == "42"
     assert (
@@ -78,7 +89,7 @@ def test_failures_become_ptbs_exceptions(api: FakeBotApi, monkeypatch: pytest.Mo
                 await bot.send_message(42, "hi")
             assert (await bot.send_message(42, "hi")).text == "hi"
 
-    asyncio.run(scenario())
+    run(scenario())
     assert len(api.calls_of("sendMessage")) == 5
     assert len(api.chat(42).visible) == 1
 
@@ -92,7 +103,7 @@ def test_a_timed_out_send_was_delivered_all_the_same(api: FakeBotApi) -> None:
             with pytest.raises(TimedOut):
                 await bot.send_message(42, "hi")
 
-    asyncio.run(scenario())
+    run(scenario())
     assert [m.text for m in api.chat(42).visible] == ["hi"]
 
 
@@ -106,7 +117,7 @@ def test_files_download_through_get_file(api: FakeBotApi) -> None:
                 await bot.get_file("nope")
             return await (await bot.get_file(largest)).download_as_bytearray()
 
-    assert asyncio.run(scenario()) == bytearray(b"\xff\xd8 a jpeg")
+    assert run(scenario()) == bytearray(b"\xff\xd8 a jpeg")
     assert api.chat(42).visible[0].kind == "photo"
 
 
@@ -123,7 +134,7 @@ def test_get_updates_confirms_with_offset(api: FakeBotApi) -> None:
             seen.append([u.update_id for u in await bot.get_updates(offset=second["update_id"] + 1)])
             return seen
 
-    assert asyncio.run(scenario()) == [[first["update_id"], second["update_id"]], [second["update_id"]], []]
+    assert run(scenario()) == [[first["update_id"], second["update_id"]], [second["update_id"]], []]
 
 
 def test_a_wrong_token_is_refused(api: FakeBotApi) -> None:
@@ -132,7 +143,7 @@ def test_a_wrong_token_is_refused(api: FakeBotApi) -> None:
             pass  # initialising calls getMe
 
     with pytest.raises(InvalidToken):
-        asyncio.run(scenario())
+        run(scenario())
 
 
 @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda p: p.stem)

@@ -25,12 +25,12 @@ from haven.audit.services import REQUESTER, record_event
 from haven.cases.models import Case
 from haven.cases.procedure import Procedures
 from haven.cases.records import RecordKind, build_record
-from haven.channels.outbox import DeliveryFailed
+from haven.channels.outbox import Buttons, DeliveryFailed
 from haven.channels.replies import channel_record
 from haven.channels.telegram.bot_api import MAX_MESSAGE_CHARS
 from haven.channels.telegram.chat_keys import ChatKeyCache, ChatKeys
 from haven.channels.telegram.chat_state import ChatState, Stage, open_state, seal_state
-from haven.channels.telegram.conversation import Buttons, Effect, Say, decide
+from haven.channels.telegram.conversation import Effect, Say, decide
 from haven.channels.telegram.deletions import Deletions
 from haven.channels.telegram.incoming import IGNORED, Incoming, Kind, parse
 from haven.channels.telegram.models import TelegramChat
@@ -38,6 +38,7 @@ from haven.clock import now_minute
 from haven.crypto.keys import DecryptionError
 from haven.db import Database, insert_rows
 from haven.i18n import Translator
+from haven.intake import feedback
 from haven.intake.questionnaires import Catalogue
 from haven.intake.services import (
     IntakeError,
@@ -136,6 +137,10 @@ class TelegramBot:
         try:
             self._limits.check(Action.TELEGRAM, str(incoming.chat_id))
         except RateLimited:
+            # Not stored, and not remembered in the chat's sealed list (that needs the slow hash the limit
+            # spares): deleted on this process's schedule only, like the notice.
+            if incoming.message_id is not None:
+                self._schedule_deletion(incoming.chat_id, incoming.message_id)
             self._too_fast(incoming)
             return
         keys = self._keys.of(incoming.chat_id)
@@ -167,6 +172,11 @@ class TelegramBot:
                 self._erase(incoming.chat_id, chat.state)
             elif plan.effect is Effect.STATUS:
                 says.append(self._status(chat))
+            elif plan.effect is Effect.FEEDBACK:
+                if self._feedback(incoming, chat):
+                    says.append(Say(Translator(chat.state.language)("tg_feedback_thanks")))
+                else:
+                    plan.toast = Translator(chat.state.language)("tg_choice_closed")
         except Refused as refused:
             says.append(Say(refused.say))
         if incoming.callback_id:
@@ -266,6 +276,8 @@ class TelegramBot:
         access = open_with_receipt(db=self._db, receipt_text=incoming.text, pepper=self._pepper)
         if access is None:
             return [Say(t("tg_receipt_unknown"))]
+        if access.case_id == chat.case_id:
+            return [Say(t("tg_attached"))]  # attached already: nothing to store again
         with self._db.write() as s:
             case = s.get(Case, access.case_id, with_for_update=True)
             if case is None:
@@ -284,6 +296,17 @@ class TelegramBot:
             chat.case_id = case.id
             self._store_chat(s, chat)
         return [Say(t("tg_attached"))]
+
+    def _feedback(self, incoming: Incoming, chat: Chat) -> bool:
+        """The answer to the closing question, sealed in the case; False if the case is not asking (a second
+        tap, or the case was reopened), and nothing is stored."""
+        if chat.case_id is None:
+            return False
+        try:
+            feedback.record_answer(db=self._db, case_id=chat.case_id, helped=incoming.data == "f:yes")
+        except IntakeError:
+            return False
+        return True
 
     def _erase(self, chat_id: int, state: ChatState) -> None:
         ids = [message_id for message_id, _at in state.trail]
@@ -383,7 +406,12 @@ class TelegramBot:
             self._noticed.clear()
         self._noticed[incoming.chat_id] = now
         t = Translator(incoming.language_hint)
-        self._quietly(lambda: self._api.send(incoming.chat_id, t("tg_too_fast")))
+        try:
+            notice = self._api.send(incoming.chat_id, t("tg_too_fast"))
+        except DeliveryFailed as failure:
+            log.warning("telegram call failed: %s", failure.code)
+            return
+        self._schedule_deletion(incoming.chat_id, notice)
 
     def _quietly(self, call: Callable[[], object]) -> None:
         try:
@@ -393,9 +421,9 @@ class TelegramBot:
 
     # -- an operator's reply out (the outbox calls this) -----------------------------------------------
 
-    def send_reply(self, address: int, text: str) -> None:
+    def send_reply(self, address: int, text: str, buttons: Buttons = ()) -> None:
         """Send one part of a reply to a chat (raises DeliveryFailed), and remember it for deletion."""
-        message_id = self._api.send(address, text)
+        message_id = self._api.send(address, text, buttons)
         self._schedule_deletion(address, message_id)
         keys = self._keys.of(address)
         with self._chat_lock(keys):

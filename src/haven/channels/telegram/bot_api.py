@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
-import warnings
 from collections.abc import Coroutine, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import httpx
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from haven.channels.outbox import DeliveryFailed
-from haven.channels.telegram.conversation import Buttons
+from haven.channels.outbox import Buttons, DeliveryFailed
 
 # httpx logs every request's URL (with the token) at INFO; python-telegram-bot logs payloads at DEBUG and
 # an unparsable response, quoted, at ERROR. Neither says anything here, whatever the server's log level.
@@ -39,6 +39,10 @@ class BotApi:
     """The Bot API at `api_url` (Telegram's, or another server speaking it), for one bot token."""
 
     def __init__(self, *, token: str, api_url: str, read_timeout: float = 10.0) -> None:
+        # python-telegram-bot reads this when it builds a RetryAfter (in its own event loop, where no
+        # warning filter of ours applies): opt in to the timedelta it will use by default, rather than
+        # have every flood limit raise a deprecation warning.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
         base = api_url.rstrip("/")
         # Kept to close them: Bot.shutdown closes only what Bot.initialize opened, and initialize would
         # call getMe at start-up, failing the server whenever Telegram is unreachable.
@@ -63,10 +67,7 @@ class BotApi:
         try:
             return future.result(timeout=timeout)
         except RetryAfter as exc:
-            with warnings.catch_warnings():
-                # Reading it as an int is deprecated (PTB_TIMEDELTA): either form is fine here.
-                warnings.simplefilter("ignore")
-                wait = exc.retry_after
+            wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             raise DeliveryFailed("too_many_requests", retry_after=seconds) from None
         except Forbidden:
@@ -78,8 +79,10 @@ class BotApi:
         except (TimedOut, TimeoutError):
             future.cancel()
             raise DeliveryFailed("telegram_timeout") from None
-        except NetworkError:
-            raise DeliveryFailed("telegram_unreachable") from None
+        except NetworkError as exc:
+            # Connection failures carry httpx's error as their cause; Telegram's own error answers (5xx) none.
+            unreachable = isinstance(exc.__cause__, httpx.HTTPError)
+            raise DeliveryFailed("telegram_unreachable" if unreachable else "telegram_server_error") from None
 
     def send(self, chat_id: int, text: str, buttons: Buttons = ()) -> int:
         """Send a message, with inline buttons; returns its message id."""

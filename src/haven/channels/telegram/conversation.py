@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from haven.channels.outbox import Buttons
 from haven.channels.telegram.chat_state import ChatState, Stage
 from haven.channels.telegram.incoming import Incoming, Kind
 from haven.crypto import receipts
 from haven.i18n import LANGUAGES, NATIVE_NAMES, Translator
 from haven.intake.questionnaires import Catalogue, Question
-
-Buttons = tuple[tuple[tuple[str, str], ...], ...]  # rows of (label, data)
 
 
 class Effect(StrEnum):
@@ -27,6 +26,7 @@ class Effect(StrEnum):
     ATTACH = "attach"  # a receipt was sent: attach this chat to its case
     ERASE = "erase"  # delete the whole conversation from the phone
     STATUS = "status"  # say the case's state
+    FEEDBACK = "feedback"  # the answer to "Did we help?" (the button's data says which)
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Plan:
 def decide(state: ChatState, incoming: Incoming, *, catalogue: Catalogue, org: str) -> Plan:
     """What to say and do for this update; changes `state` in place (the caller stores it only if it did
     what the plan says)."""
+    fresh = state.stage is Stage.LANGUAGE and not state.language
     if not state.language and incoming.language_hint:
         state.language = incoming.language_hint
     t = Translator(state.language)
@@ -66,7 +67,7 @@ def decide(state: ChatState, incoming: Incoming, *, catalogue: Catalogue, org: s
         return Plan(effect=Effect.FOLLOW_UP)
     if state.stage is Stage.MESSAGE:
         return Plan(effect=Effect.SUBMIT)
-    if state.stage is Stage.LANGUAGE and not state.language:
+    if fresh:
         # Someone wrote before pressing /start: begin, rather than ask them to press buttons not there.
         return _start(state, org=org)
     return Plan([Say(t("tg_answer_first")), _ask(state, catalogue)])
@@ -95,6 +96,8 @@ def _start(state: ChatState, *, org: str) -> Plan:
 def _button(state: ChatState, data: str, *, catalogue: Catalogue) -> Plan:
     kind, _, value = data.partition(":")
     closed = Plan(toast=Translator(state.language)("tg_choice_closed"))
+    if kind == "f" and value in ("yes", "no") and state.stage is Stage.CASE:
+        return Plan(effect=Effect.FEEDBACK)
     if kind == "l" and value in LANGUAGES:
         state.language = value
         t = Translator(value)

@@ -54,14 +54,34 @@ IGNORED = Incoming(Kind.IGNORED)
 
 
 def parse(data: Any) -> Incoming:
-    """What the bot should act on in this update; IGNORED for anything that is not one it can answer."""
+    """What the bot should act on in this update; IGNORED for anything that is not one it can answer,
+    including fields of a type Telegram never sends (the parser checks no types)."""
     if not isinstance(data, dict):
         return IGNORED
     try:
-        update = Update.de_json(data, bot=None)
+        incoming = _parse(Update.de_json(data, bot=None))
     except Exception:
         # A malformed update (missing or mistyped fields) raises whatever the parser meets first.
         return IGNORED
+    return incoming if _well_typed(incoming) else IGNORED
+
+
+def _well_typed(incoming: Incoming) -> bool:
+    def an_int(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    return (
+        an_int(incoming.chat_id)
+        and (incoming.message_id is None or an_int(incoming.message_id))
+        and all(isinstance(v, str) for v in (incoming.text, incoming.data, incoming.callback_id))
+        and all(
+            isinstance(f.file_id, str) and isinstance(f.name, str) and (f.size is None or an_int(f.size))
+            for f in incoming.files
+        )
+    )
+
+
+def _parse(update: Update) -> Incoming:
     if update.callback_query is not None:
         query = update.callback_query
         message = query.message

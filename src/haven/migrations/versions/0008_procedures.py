@@ -1,9 +1,9 @@
 """procedures: each case's step, its due time, check-ins, verification; links between cases
 
 A case now walks through a procedure (cases/procedure.py). Existing cases are placed in their request
-type's shipped procedure: open ones at its first step (every shipped procedure starts with
-`first_contact`), due a day after their last activity; closed ones keep no step, since nobody recorded
-how they ended. The open queue's index gains the due time, which now orders cases within a priority.
+type's shipped procedure: open ones at its first step, due a day after their last activity; closed ones
+keep no step, since nobody recorded how they ended. The open queue's index gains the due time, which now
+orders cases within a priority.
 
 Revision ID: 0008
 Revises: 0007
@@ -25,7 +25,17 @@ _PROCEDURE_OF_TYPE = {
     "avoid_mobilisation": "avoid_mobilisation",
     "relative": "relative_request",
     "legal": "legal_consultation",
+    "support": "psychological_support",
     "other": "general_request",
+}
+# The first step of each, as shipped then.
+_FIRST_STEP = {
+    "leave_service": "first_contact",
+    "avoid_mobilisation": "first_contact",
+    "relative_request": "first_contact",
+    "legal_consultation": "screening",
+    "psychological_support": "intake",
+    "general_request": "first_contact",
 }
 _OPEN = sa.text("state <> 'closed'")
 
@@ -68,7 +78,9 @@ def upgrade() -> None:
         )
     )
     op.execute(
-        cases.update().where(cases.c.state != "closed", cases.c.procedure != "").values(step="first_contact")
+        cases.update()
+        .where(cases.c.state != "closed")
+        .values(step=sa.case(_FIRST_STEP, value=cases.c.procedure, else_=""))
     )
     with op.batch_alter_table("cases") as batch_op:
         batch_op.alter_column("step_entered_at", existing_type=sa.DateTime(), nullable=False)
