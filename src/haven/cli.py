@@ -310,6 +310,56 @@ def cmd_procedures_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print the funnel month by month (exact: for the organisation, never for publication)."""
+    from haven.stats.figures import COLUMNS, funnel_by_month, workload
+
+    settings = _settings(args)
+    with _opened(settings) as runtime:
+        months = funnel_by_month(db=runtime.db)
+        load = workload(db=runtime.db)
+    headers = ["month", *(c.replace("_", " ") for c in COLUMNS)]
+    rows = [[f"{m:%Y-%m}", *(f"{n:,}" for n in f.row())] for m, f in months.items()]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    print("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
+    for row in rows:
+        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
+    print(f"\nOpen cases past their step's due time: {sum(load.overdue_by_step.values()):,}")
+    print(f"Open cases whose requester missed a check-in: {load.missed_check_ins:,}")
+    print(
+        "Open cases by team: " + (", ".join(f"{t} {n:,}" for t, n in sorted(load.by_team.items())) or "none")
+    )
+    print("These are exact counts: publish only what `haven stats publish` draws under the rules.")
+    return 0
+
+
+def cmd_stats_publish(args: argparse.Namespace) -> int:
+    """Publish every month the rules allow (stats/public.py); prints what was drawn and spent."""
+    from datetime import UTC, datetime
+
+    from haven.audit.services import SYSTEM
+    from haven.stats.privacy import BudgetExhausted
+    from haven.stats.public import publication_of, publish
+
+    settings = _settings(args)
+    publication = publication_of(settings)
+    with _opened(settings) as runtime:
+        try:
+            done = publish(
+                db=runtime.db, publication=publication, today=datetime.now(UTC).date(), actor=SYSTEM
+            )
+        except BudgetExhausted as exc:
+            print(f"haven stats publish: nothing published: {exc}", file=sys.stderr)
+            return 1
+    if not done.figures:
+        print("Nothing new to publish: every month the rules allow is published already.")
+        return 0
+    print(
+        f"Published {done.figures} figures for {done.months} months (privacy budget spent: {done.epsilon:g})."
+    )
+    return 0
+
+
 def _telegram_settings(args: argparse.Namespace) -> Settings | None:
     settings = _settings(args).check()
     if not settings.telegram_enabled:
@@ -393,6 +443,16 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="only print what would be purged; change nothing"
     )
     purge.set_defaults(func=cmd_purge)
+
+    stats = with_data_dir(
+        commands.add_parser("stats", help="the funnel month by month, exact (not for publication)")
+    )
+    stats.set_defaults(func=cmd_stats)
+    stats_commands = stats.add_subparsers(dest="stats_command")
+    publish = with_data_dir(
+        stats_commands.add_parser("publish", help="publish the months the rules allow (HAVEN_STATS_*)")
+    )
+    publish.set_defaults(func=cmd_stats_publish)
 
     procedures = commands.add_parser("procedures", help="procedure files (docs/procedures.md)")
     procedures_commands = procedures.add_subparsers(dest="procedures_command", required=True)

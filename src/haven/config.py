@@ -54,6 +54,16 @@ class Settings:
     purge_interval_minutes: int = 60
     # The Telegram bot (channels/telegram/): off while the token is empty. The webhook secret is the
     # X-Telegram-Bot-Api-Secret-Token Telegram must send; the API URL lets the bot use another Bot API server.
+    # Public numbers (stats/public.py): which figures are published, and the rules that keep them safe:
+    # counts below the threshold shown as "fewer than", rounding, nothing from the last days, and optional
+    # differential privacy ("none", "laplace" or "gaussian") with a budget of epsilon per month.
+    public_figures: str = "contacted,completed"
+    stats_threshold: int = 10
+    stats_rounding: int = 10
+    stats_delay_days: int = 14
+    stats_noise: str = "none"
+    stats_epsilon: float = 0.1
+    stats_budget: float = 1.0
     # The organisation's own procedure files (docs/procedures.md), beside and over the shipped ones;
     # empty: `procedures/` in the data dir.
     procedures_dir: str = ""
@@ -191,6 +201,13 @@ _FIELDS: dict[str, type] = {
     "pow_bits": int,
     "pow_wait_seconds": int,
     "procedures_dir": str,
+    "public_figures": str,
+    "stats_threshold": int,
+    "stats_rounding": int,
+    "stats_delay_days": int,
+    "stats_noise": str,
+    "stats_epsilon": float,
+    "stats_budget": float,
     "telegram_token": str,
     "telegram_webhook_secret": str,
     "telegram_api_url": str,
@@ -212,6 +229,11 @@ def _parse(name: str, kind: type, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SettingsError(f"HAVEN_{name.upper()} must be a whole number, not {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"HAVEN_{name.upper()} must be a number, not {raw!r}") from None
     if kind is Path:
         return Path(raw)
     return raw

@@ -8,6 +8,7 @@ from haven.channels import models as channels_models
 from haven.channels.telegram import models as telegram_models
 from haven.db import Base
 from haven.retention import models as retention_models
+from haven.stats import models as stats_models
 
 metadata = Base.metadata
 
@@ -19,5 +20,6 @@ __all__ = [
     "channels_models",
     "metadata",
     "retention_models",
+    "stats_models",
     "telegram_models",
 ]

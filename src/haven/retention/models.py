@@ -21,5 +21,7 @@ class CaseCount(Base):
     # The first day of the month the case came in: nothing finer, so no count points at one request.
     month: Mapped[date] = mapped_column(primary_key=True)
     request_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # How the case ended (an outcome of its procedure: completed, withdrawn, ...) or, for a case that
+    # was not ended through one, the state it was purged in (closed, new, in_progress, waiting).
     final_state: Mapped[str] = mapped_column(String(20), primary_key=True)
     count: Mapped[int]

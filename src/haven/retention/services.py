@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from haven.audit.services import SYSTEM, Actor, record_event
 from haven.cases.models import Case
+from haven.cases.procedure import OUTCOMES
 from haven.cases.states import CaseState
 from haven.channels.telegram.services import forget_idle_chats
 from haven.clock import now_minute
@@ -112,8 +114,14 @@ class _Gone:
     id: str
     request_type: str
     state: str
+    step: str
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def final(self) -> str:
+        """How it ended (an outcome of its procedure), or the state it was left in."""
+        return self.step if self.step in OUTCOMES else self.state
 
 
 def _purge_batch(s: Session, rules: RetentionRules, now: datetime, batch_size: int) -> list[_Gone]:
@@ -127,11 +135,11 @@ def _purge_batch(s: Session, rules: RetentionRules, now: datetime, batch_size: i
     removed = s.execute(
         delete(Case)
         .where(Case.id.in_(picked.scalar_subquery()))
-        .returning(Case.id, Case.request_type, Case.state, Case.created_at, Case.updated_at)
+        .returning(Case.id, Case.request_type, Case.state, Case.step, Case.created_at, Case.updated_at)
         .execution_options(synchronize_session=False)
     )
     gone = [_Gone(*row) for row in removed]
-    _add_counts(s, Counter((_month(g.created_at), g.request_type, g.state) for g in gone))
+    _add_counts(s, Counter((_month(g.created_at), g.request_type, g.final) for g in gone))
     return gone
 
 
@@ -233,14 +241,21 @@ def _month_of_arrival(dialect: str) -> ColumnElement[str]:
     return func.strftime("%Y-%m", Case.created_at)
 
 
+def final_position() -> ColumnElement[str]:
+    """A case's outcome once its procedure ended it (completed, withdrawn, ...), else its state."""
+    return sql_case((Case.step.in_(sorted(OUTCOMES)), Case.step), else_=Case.state)
+
+
 def case_totals(*, db_session: Session) -> dict[CountKey, int]:
-    """Every case ever taken in, by month of arrival, request type and state (final state for purged
-    ones): the live cases plus the counters. A purge moves a case from one to the other in one
-    transaction, so these totals never change because of it."""
+    """Every case ever taken in, by month of arrival, request type and how it stands (its outcome once
+    ended, else its state; for purged ones, how they stood when purged): the live cases plus the counters.
+    A purge moves a case from one to the other in one transaction, so these totals never change because
+    of it."""
     month = _month_of_arrival(db_session.get_bind().dialect.name)
     totals: Counter[CountKey] = Counter()
-    live = select(month, Case.request_type, Case.state, func.count()).group_by(
-        month, Case.request_type, Case.state
+    position = final_position()
+    live = select(month, Case.request_type, position, func.count()).group_by(
+        month, Case.request_type, position
     )
     for year_month, request_type, state, n in db_session.execute(live):
         year, mon = (int(part) for part in year_month.split("-"))

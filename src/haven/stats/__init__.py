@@ -1,0 +1,1 @@
+"""Funnel counts and their safe publication: thresholds, rounding, delay and differential privacy."""
