@@ -22,6 +22,7 @@ from haven.desk import account as desk_account
 from haven.desk import admin as desk_admin
 from haven.desk import case_work as desk_case_work
 from haven.desk import purge as desk_purge
+from haven.desk import stats as desk_stats
 from haven.desk import views as desk_views
 from haven.i18n import Translator
 from haven.intake import api as intake_api
@@ -32,6 +33,8 @@ from haven.runtime import Runtime
 from haven.security.headers import SecurityHeaders
 from haven.security.limits import BodySizeLimit
 from haven.security.ratelimit import RateLimited
+from haven.stats import api as stats_api
+from haven.stats import views as stats_views
 
 STATIC_DIR = Path(__file__).with_name("static")
 
@@ -144,6 +147,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         desk_account.router,
         desk_admin.router,
         desk_purge.router,
+        desk_stats.router,
+        stats_api.router,
+        stats_views.router,
         intake_views.router,
         telegram_webhook.router,
     ):

@@ -437,3 +437,84 @@ class DeskProcedure:
     @property
     def timeline(self) -> Locator:
         return self.page.locator("#timeline li")
+
+
+@dataclass
+class DeskStats:
+    """The coordinators' statistics page: the charts (inline SVG) with their tables, and "Publish"."""
+
+    page: Page
+
+    def open(self) -> DeskStats:
+        self.page.goto("/desk/stats")
+        return self
+
+    @property
+    def charts(self) -> Locator:
+        return self.page.locator("svg.chart")
+
+    def bars(self, chart: int = 0) -> Locator:
+        return self.charts.nth(chart).locator("rect.bar")
+
+    @property
+    def month_rows(self) -> Locator:
+        return self.page.locator("#funnel-months tbody tr")
+
+    @property
+    def type_rows(self) -> Locator:
+        return self.page.locator("#funnel-types tbody tr")
+
+    @property
+    def published_rows(self) -> Locator:
+        return self.page.locator("#published tbody tr")
+
+    def publish(self) -> None:
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Publish", exact=True).click()
+
+    @property
+    def notice(self) -> Locator:
+        return self.page.locator("#publish-notice")
+
+
+@dataclass
+class PublicNumbers:
+    page: Page
+
+    def open(self, lang: str) -> PublicNumbers:
+        self.page.goto(f"/{lang}/numbers")
+        return self
+
+    def open_from_home(self, lang: str) -> PublicNumbers:
+        """The way a reader finds it: the link at the foot of the home page."""
+        self.page.goto(f"/{lang}/")
+        self.page.locator(".numbers-link a").click()
+        return self
+
+    @property
+    def heading(self) -> Locator:
+        return self.page.locator("main h1")
+
+    @property
+    def cells(self) -> Locator:
+        """Every month's name and number."""
+        return self.page.locator("table.numbers tbody th, table.numbers tbody td")
+
+    @property
+    def months(self) -> Locator:
+        return self.page.locator("table.numbers tbody tr")
+
+    def month(self, month: str) -> Locator:
+        """The row of one month, as YYYY-MM."""
+        return self.page.locator(f'table.numbers tr[data-month="{month}"]')
+
+    def total(self, figure: str) -> Locator:
+        return self.page.locator(f'.big-figure[data-figure="{figure}"] dd')
+
+    @property
+    def rules(self) -> Locator:
+        return self.page.locator(".numbers-rules li")
+
+    @property
+    def none_yet(self) -> Locator:
+        return self.page.locator("#numbers-none")

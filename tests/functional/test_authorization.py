@@ -90,6 +90,12 @@ def the_requester(caller: str, team: str) -> Answer:
     return OK if caller == "requester" else LOGIN
 
 
+def coordinators(caller: str, team: str) -> Answer:
+    if caller not in OPERATORS:
+        return LOGIN
+    return OK if caller in ("coordinator", "admin") else FORBIDDEN
+
+
 def the_cases_coordinators(caller: str, team: str) -> Answer:
     # Restricting a case: the role is checked first, so a plain operator learns nothing about the case.
     if caller not in OPERATORS:
@@ -129,6 +135,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/api/v1/cases/{case_id}/state"):         the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/step"):          the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/priority"):      the_cases_team,
+    ("POST",   "/api/v1/cases/{case_id}/assignee"):      the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/verification"):  the_cases_team,
     ("POST",   "/api/v1/cases/{case_id}/restriction"):   the_cases_coordinators,
     ("PUT",    "/api/v1/cases/{case_id}/tags"):          the_cases_team,
@@ -151,6 +158,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/desk/cases/{case_id}/state"):           the_cases_team,
     ("POST",   "/desk/cases/{case_id}/step"):            the_cases_team,
     ("POST",   "/desk/cases/{case_id}/priority"):        the_cases_team,
+    ("POST",   "/desk/cases/{case_id}/assignee"):        the_cases_team,
     ("POST",   "/desk/cases/{case_id}/verification"):    the_cases_team,
     ("POST",   "/desk/cases/{case_id}/restriction"):     the_cases_coordinators,
     ("POST",   "/desk/cases/{case_id}/tags"):            the_cases_team,
@@ -169,6 +177,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/desk/admin/revoke"):                    admins,
     ("POST",   "/desk/admin/grants"):                    admins,
     ("POST",   "/desk/admin/purge"):                     admins,
+    # The statistics: exact counts, for coordinators and admins only.
+    ("GET",    "/desk/stats"):                           coordinators,
+    ("GET",    "/desk/stats.csv"):                       coordinators,
+    ("POST",   "/desk/stats/publish"):                   coordinators,
     # The requester's pages.
     ("GET",    "/"):                                     public,
     ("GET",    "/{lang:lang}/"):                         public,
@@ -180,6 +192,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST",   "/{lang:lang}/thread"):                   the_requester,
     ("POST",   "/{lang:lang}/thread/feedback"):          the_requester,
     ("POST",   "/{lang:lang}/leave"):                    public,
+    # The public numbers: only what the organisation published.
+    ("GET",    "/{lang:lang}/numbers"):                  public,
+    ("GET",    "/api/v1/public/stats"):                  public,
+    ("GET",    "/api/v1/public/stats.csv"):              public,
     # Telegram's updates.
     ("POST",   "/telegram/webhook"):                     telegram_only,
 }
@@ -475,6 +491,12 @@ BODIES: dict[tuple[str, str], Builder] = {
     ("POST", "/api/v1/cases/{case_id}/priority"): lambda w, c, case: Call(
         c, json={"priority": w.case_value(case, "priority")}
     ),
+    # Nobody assigned, again and again: valid whatever ran before (a reply takes the case, so not "nobody"
+    # as a no-op, but assigning nobody is always allowed).
+    ("POST", "/api/v1/cases/{case_id}/assignee"): lambda w, c, _: Call(c, json={"username": None}),
+    ("POST", "/desk/cases/{case_id}/assignee"): lambda w, c, _: Call(
+        c, form={"assignee": "", "csrf_token": c.csrf}
+    ),
     ("POST", "/api/v1/cases/{case_id}/verification"): lambda w, c, case: Call(
         c, json={"verification": w.case_value(case, "verification")}
     ),
@@ -551,6 +573,8 @@ BODIES: dict[tuple[str, str], Builder] = {
     ("POST", "/desk/admin/revoke"): lambda w, c, _: Call(
         c, form={"operator_id": w.spare_operator().id, "csrf_token": c.csrf}
     ),
+    # Publishing again publishes nothing new: the call shows that.
+    ("POST", "/desk/stats/publish"): lambda w, c, _: Call(c, form={"csrf_token": c.csrf}),
     # Nothing here is old enough to purge: the call runs the purge and shows that nothing went.
     ("POST", "/desk/admin/purge"): lambda w, c, _: Call(c, form={"csrf_token": c.csrf}),
     ("POST", "/desk/admin/grants"): lambda w, c, _: Call(

@@ -15,6 +15,7 @@ from haven.cases import links, merge, services, steps, tags, timeline, triage
 from haven.cases.models import Case
 from haven.cases.procedure import Outcome, Procedure
 from haven.cases.schemas import (
+    AssigneeIn,
     CannedReplyOut,
     CaseOut,
     ChecklistItemOut,
@@ -282,6 +283,19 @@ def set_priority(
         )
     )
     return {"priority": body.priority.value}
+
+
+@router.post("/{case_id}/assignee")
+def set_assignee(
+    case_id: str, body: AssigneeIn, runtime: RuntimeDep, context: WritingOperatorDep
+) -> dict[str, str | None]:
+    """Assign the case to a member of the team that owns it (your own username takes it), or to nobody."""
+    _guarded(
+        lambda: triage.assign(
+            db=runtime.db, operator=context.operator, case_id=case_id, username=body.username
+        )
+    )
+    return {"assignee": body.username}
 
 
 @router.post("/{case_id}/verification")

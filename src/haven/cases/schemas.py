@@ -208,3 +208,9 @@ class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     into: str = Field(max_length=24, description="The case this one repeats: its thread is copied there")
+
+
+class AssigneeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = Field(max_length=80, description="A member of the case's team; null: nobody")

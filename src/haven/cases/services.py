@@ -83,6 +83,7 @@ class CaseView:
     restricted: bool = False
     check_in_due_at: datetime | None = None
     check_in_missed: bool = False
+    assignee: str | None = None  # the username of the operator it is assigned to
 
     @property
     def thread(self) -> list[OpenedRecord]:
@@ -237,6 +238,8 @@ def open_for_operator(*, db: Database, operator: UnlockedOperator, case_id: str)
         team = s.get(Team, case.team_id)
         records = read_records(db_session=s, case_id=case_id, case_private_key=private_key)
         author_ids = {r.author_id for r in records if r.author_id is not None}
+        if case.assignee_id is not None:
+            author_ids.add(case.assignee_id)
         authors = {
             i: name
             for i, name in s.execute(
@@ -265,6 +268,7 @@ def open_for_operator(*, db: Database, operator: UnlockedOperator, case_id: str)
         restricted=case.restricted,
         check_in_due_at=case.check_in_due_at,
         check_in_missed=case.check_in_missed,
+        assignee=authors.get(case.assignee_id) if case.assignee_id is not None else None,
     )
 
 

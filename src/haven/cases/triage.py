@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import select
+
+from haven.accounts.models import Membership, Operator
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import record_event
 from haven.cases.records import RecordKind, build_record
@@ -117,5 +120,57 @@ def set_restricted(
             actor=operator.actor,
             action="case.restricted" if restricted else "case.unrestricted",
             case_id=case.id,
+            now=now,
+        )
+
+
+def assignable(*, db: Database, operator: UnlockedOperator, case_id: str) -> list[str]:
+    """The usernames a case may be assigned to: active members of the team that owns it."""
+    with db.read() as s:
+        case, _key = accessible_case(s, operator, case_id)
+        names = s.scalars(
+            select(Operator.username)
+            .join(Membership, Membership.operator_id == Operator.id)
+            .where(Membership.team_id == case.team_id, Operator.revoked_at.is_(None))
+            .order_by(Operator.username)
+        )
+        return list(names)
+
+
+def assign(
+    *,
+    db: Database,
+    operator: UnlockedOperator,
+    case_id: str,
+    username: str | None,
+    now: datetime | None = None,
+) -> None:
+    """Assign the case to a member of its owning team (`username`), or to nobody (None). Taking a case is
+    assigning it to oneself. One audit event, naming the new assignee's account."""
+    with db.write() as s:
+        case, _key = accessible_case(s, operator, case_id, for_writing=True)
+        assignee_id = None
+        if username is not None:
+            assignee_id = s.scalar(
+                select(Operator.id)
+                .join(Membership, Membership.operator_id == Operator.id)
+                .where(
+                    Operator.username == username,
+                    Operator.revoked_at.is_(None),
+                    Membership.team_id == case.team_id,
+                )
+            )
+            if assignee_id is None:
+                raise TriageRefused("Only a member of the team that owns the case can be assigned to it.")
+        if case.assignee_id == assignee_id:
+            return
+        case.assignee_id = assignee_id
+        case.updated_at = now_minute(now)
+        record_event(
+            db_session=s,
+            actor=operator.actor,
+            action="case.assigned",
+            case_id=case.id,
+            detail=username or "nobody",
             now=now,
         )

@@ -86,6 +86,7 @@ MOMENT_WORDS = {
     "restricted": "{who} restricted the case to coordinators",
     "unrestricted": "{who} lifted the restriction to coordinators",
     "tags": "{who} changed the tags",
+    "assigned": "{who} assigned the case to {assignee}",
     "linked": "{who} linked case {case}",
     "unlinked": "{who} unlinked case {case}",
     "check_in_missed": "Check-in missed ({step})",
@@ -113,6 +114,7 @@ def _moment_words(m: timeline.Moment, procedure: Procedure | None) -> list[str]:
                 after=after.replace("_", " "),
                 case=f"{m.detail[:4]}-{m.detail[4:8]}",
                 step=name(m.detail),
+                assignee=m.detail,
                 action=m.action.replace("_", " "),
             )
         ]

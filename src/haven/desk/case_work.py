@@ -82,6 +82,7 @@ def show_case(
         prefill=(canned.texts.get(view.language) or canned.texts["en"]) if canned else "",
         sees_restricted=cases.sees_restricted(operator),
         priorities=list(Priority),
+        assignable=triage.assignable(db=runtime.db, operator=operator, case_id=case_id),
         verifications=list(triage.Verification),
     )
 
@@ -187,6 +188,20 @@ def set_priority(
         db=runtime.db, operator=context.operator, case_id=case_id, priority=Priority(priority)
     )
     return back(f"/desk/cases/{case_id}", "priority")
+
+
+@router.post("/cases/{case_id}/assignee")
+def set_assignee(
+    case_id: str, runtime: RuntimeDep, context: OperatorDep, assignee: Short = "", csrf_token: Csrf = ""
+) -> Response:
+    """Take the case, assign it to a member of its team, or to nobody (an empty choice)."""
+    checked(context, csrf_token)
+    page = f"/desk/cases/{case_id}"
+    try:
+        triage.assign(db=runtime.db, operator=context.operator, case_id=case_id, username=assignee or None)
+    except triage.TriageRefused:
+        return back(page, "bad_input")
+    return back(page, "assigned")
 
 
 @router.post("/cases/{case_id}/verification")

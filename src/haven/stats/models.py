@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import String
+from sqlalchemy import Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db import Base
@@ -32,6 +32,6 @@ class PrivacyCharge(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     period_start: Mapped[date] = mapped_column(index=True)
-    epsilon: Mapped[float]
+    epsilon: Mapped[float] = mapped_column(Float)
     what: Mapped[str] = mapped_column(String(80))
     at: Mapped[datetime]

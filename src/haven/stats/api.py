@@ -1,0 +1,135 @@
+"""The public numbers as data: JSON and CSV of what the organisation published, for anyone (no login).
+
+Like the page, they read only the stored figures (stats/public.py): a call spends no privacy budget and
+shows nothing that was not already made safe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Final, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from haven.config import SettingsError
+from haven.dependencies import RuntimeDep
+from haven.stats import public
+from haven.stats.publication import Figure
+
+router = APIRouter(prefix="/api/v1/public", tags=["public"])
+
+GENERATED_FROM: Final = "published figures only"
+
+
+class PublicRules(BaseModel):
+    threshold: int = Field(description="Counts below it are published only as `below`, never as a number")
+    rounding: int = Field(description="Every published value is a multiple of it (0 or 1: not rounded)")
+    delay_days: int = Field(description="A month is published only once it ended at least this many days ago")
+    noise: Literal["none", "laplace", "gaussian"] = Field(
+        description="Random noise added to each count before threshold and rounding (differential privacy)"
+    )
+
+
+class ShownFigure(BaseModel):
+    value: int = Field(description="The published count: at least the threshold, on the rounding grid")
+
+
+class HiddenFigure(BaseModel):
+    below: int = Field(description="The count was below this threshold; the number itself is never published")
+
+
+class PublicMonthOut(BaseModel):
+    month: str = Field(description="The month the requests came in, as YYYY-MM", examples=["2026-03"])
+    figures: dict[str, ShownFigure | HiddenFigure] = Field(
+        description="By figure: contacted, open, completed, withdrawn, no_contact, rejected_provocation "
+        "(those the organisation chose to publish)"
+    )
+
+
+class PublicStatsOut(BaseModel):
+    rules: PublicRules | None = Field(
+        description="The publication rules; null when the server's publication settings are wrong, and then "
+        "no month is served"
+    )
+    months: list[PublicMonthOut] = Field(description="The published months, newest first")
+    generated_from: Literal["published figures only"] = Field(
+        description="Every number here was drawn once at publication and stored; nothing is counted per call"
+    )
+
+
+def _published(runtime: RuntimeDep) -> tuple[public.Publication | None, list[public.PublicMonth]]:
+    """The publication and its months, each month's figures in the order chosen; wrong settings: none."""
+    try:
+        publication = public.publication_of(runtime.settings)
+    except SettingsError:
+        return None, []
+    months = public.published(db=runtime.db, figures=publication.figures)
+    chosen = publication.figures
+    return publication, [
+        public.PublicMonth(m.month, {f: m.figures[f] for f in chosen if f in m.figures}) for m in months
+    ]
+
+
+def _figure_out(figure: Figure) -> ShownFigure | HiddenFigure:
+    if figure.value is None:
+        return HiddenFigure(below=figure.below or 0)
+    return ShownFigure(value=figure.value)
+
+
+@router.get("/stats", response_model=PublicStatsOut)
+def stats(runtime: RuntimeDep) -> PublicStatsOut:
+    """The helpline's published numbers, month by month: each figure is a `value` (rounded, at least the
+    threshold) or only `below` (fewer than the threshold). Nothing newer than the delay is ever here."""
+    publication, months = _published(runtime)
+    rules = None
+    if publication is not None:
+        r = publication.rules
+        rules = PublicRules(
+            threshold=r.threshold, rounding=r.rounding, delay_days=r.delay_days, noise=r.noise
+        )
+    return PublicStatsOut(
+        rules=rules,
+        months=[
+            PublicMonthOut(
+                month=f"{m.month:%Y-%m}",
+                figures={name: _figure_out(figure) for name, figure in m.figures.items()},
+            )
+            for m in months
+        ],
+        generated_from=GENERATED_FROM,
+    )
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+@router.get(
+    "/stats.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}},
+)
+def stats_csv(runtime: RuntimeDep) -> Response:
+    """The same as /api/v1/public/stats as CSV: a row per month and figure (month, figure, value, below),
+    newest month first; `value` is empty when only `below` is published."""
+    _publication, months = _published(runtime)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["month", "figure", "value", "below"])
+    for m in months:
+        for name, figure in m.figures.items():
+            row = (f"{m.month:%Y-%m}", name, figure.value, figure.below)
+            writer.writerow([safe_cell(cell) for cell in row])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="numbers.csv"'},
+    )
