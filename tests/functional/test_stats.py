@@ -3,24 +3,30 @@ under the publication rules (threshold, rounding, delay, optional differential p
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from haven.audit.models import AuditEvent
 from haven.audit.services import SYSTEM
 from haven.cases import steps
 from haven.config import SettingsError
+from haven.intake import feedback
 from haven.intake import services as intake
 from haven.retention.services import purge
 from haven.runtime import Runtime
-from haven.stats.figures import funnel_by_month, funnel_by_type, workload
+from haven.stats.feedback import feedback_answers
+from haven.stats.figures import contacted_by_channel, funnel_by_month, funnel_by_type, workload
 from haven.stats.models import PrivacyCharge, PublishedFigure
 from haven.stats.privacy import BudgetExhausted
 from haven.stats.public import Publication, publication_of, publish, published
 from haven.stats.publication import Rules
-from tests.conftest import Org
+from tests.conftest import Org, make_organisation
+from tests.fake_bot_api import FakeBotApi
+from tests.functional.telegram_chat import make_request, open_chat
 
 ANSWERS = {"danger_now": "no", "topic": "other"}
 MARCH = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -166,3 +172,40 @@ def test_the_workload_counts_open_cases_by_team_and_overdue_step(runtime: Runtim
 
     assert load.by_team == {"intake": 2}
     assert sum(load.overdue_by_step.values()) == 1  # the March case's first step was due in March
+
+
+def test_requests_are_counted_by_channel_per_week_and_month_and_survive_a_purge(
+    telegram_client: TestClient, telegram_runtime: Runtime, bot_api: FakeBotApi
+) -> None:
+    make_organisation(telegram_runtime)
+    make_request(open_chat(telegram_client, bot_api))
+    monday = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)  # a Monday
+    request(telegram_runtime, at=monday)
+    request(telegram_runtime, at=monday + timedelta(days=3))
+
+    by_week = contacted_by_channel(db=telegram_runtime.db, length="week")
+    by_month = contacted_by_channel(db=telegram_runtime.db, length="month")
+    assert by_week[date(2025, 3, 10)] == Counter({"web": 2})
+    assert by_month[date(2025, 3, 1)] == Counter({"web": 2})
+    assert sum(c["telegram"] for c in by_month.values()) == 1
+
+    purge(
+        db=telegram_runtime.db,
+        rules=telegram_runtime.catalogue.retention,
+        now=datetime.now(UTC) + timedelta(days=800),
+    )
+    assert contacted_by_channel(db=telegram_runtime.db, length="month") == by_month
+
+
+def test_the_answers_to_did_we_help_are_counted_for_a_coordinator_from_their_teams_cases(
+    runtime: Runtime, org: Org
+) -> None:
+    helped, not_helped, unanswered = (request(runtime, at=MARCH) for _ in range(3))
+    for case_id, answer in ((helped, True), (not_helped, False)):
+        end(runtime, org, case_id, "withdrawn")
+        feedback.record_answer(db=runtime.db, case_id=case_id, helped=answer)
+    end(runtime, org, unanswered, "withdrawn")
+
+    assert feedback_answers(db=runtime.db, operator=org.coordinator.unlocked) == Counter({"yes": 1, "no": 1})
+    # The lawyer's team holds none of these cases: nothing of theirs is counted.
+    assert feedback_answers(db=runtime.db, operator=org.legal.unlocked) == Counter()

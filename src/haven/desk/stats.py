@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from haven.accounts.models import Role
+from haven.accounts.services import UnlockedOperator
 from haven.config import SettingsError
 from haven.dependencies import NotPermitted, OperatorContext, OperatorDep, RuntimeDep
 from haven.desk.case_words import step_name
@@ -24,7 +25,17 @@ from haven.desk.pages import Csrf, checked, render
 from haven.runtime import Runtime
 from haven.stats import public
 from haven.stats.charts import Bar, Series, stacked_bars
-from haven.stats.figures import COLUMNS, Funnel, first_response, funnel_by_month, funnel_by_type, workload
+from haven.stats.feedback import feedback_answers
+from haven.stats.figures import (
+    CHANNELS,
+    COLUMNS,
+    Funnel,
+    contacted_by_channel,
+    first_response,
+    funnel_by_month,
+    funnel_by_type,
+    workload,
+)
 from haven.stats.privacy import BudgetExhausted, period_start
 from haven.stats.publication import Rules
 
@@ -139,7 +150,20 @@ def _funnel_values(runtime: Runtime) -> dict[str, Any]:
     }
 
 
-def _service_values(runtime: Runtime) -> dict[str, Any]:
+WEEKS_SHOWN = 8
+
+
+def _channel_values(runtime: Runtime) -> dict[str, Any]:
+    months = list(contacted_by_channel(db=runtime.db, length="month").items())[-MONTHS_SHOWN:]
+    weeks = list(contacted_by_channel(db=runtime.db, length="week").items())[-WEEKS_SHOWN:]
+    return {
+        "channels": CHANNELS,
+        "channel_months": [Row(month_words(m), [c[ch] for ch in CHANNELS]) for m, c in months],
+        "channel_weeks": [Row(f"week of {w:%d %b %Y}", [c[ch] for ch in CHANNELS]) for w, c in weeks],
+    }
+
+
+def _service_values(runtime: Runtime, operator: UnlockedOperator) -> dict[str, Any]:
     now = datetime.now(UTC)
     load = workload(db=runtime.db, now=now)
     procedures = runtime.procedures
@@ -162,6 +186,7 @@ def _service_values(runtime: Runtime) -> dict[str, Any]:
         "by_team": sorted(load.by_team.items()),
         "by_operator": [(name or "nobody", n, not name) for name, n in people],
         "open_total": sum(load.by_team.values()),
+        "helped": feedback_answers(db=runtime.db, operator=operator),
     }
 
 
@@ -208,7 +233,8 @@ def stats_page(
         context,
         status_code,
         **_funnel_values(runtime),
-        **_service_values(runtime),
+        **_service_values(runtime, context.operator),
+        **_channel_values(runtime),
         **_public_values(runtime),
         **values,
     )

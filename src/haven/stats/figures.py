@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -151,3 +151,23 @@ def workload(*, db: Database, now: datetime | None = None) -> Workload:
             by_team={slug: n for slug, n in teams},
             by_operator={name or "": n for name, n in people},
         )
+
+
+CHANNELS = ("web", "telegram")
+
+
+def contacted_by_channel(*, db: Database, length: str = "month") -> dict[date, Counter[str]]:
+    """Requests that came in per week (from Monday) or month, by channel, oldest first. Read from the audit
+    log's `case.created` events, whose detail names the channel (none: the web) and which outlive a purge."""
+    with db.read() as s:
+        days = s.execute(
+            select(func.date(AuditEvent.at), AuditEvent.detail, func.count())
+            .where(AuditEvent.action == "case.created")
+            .group_by(func.date(AuditEvent.at), AuditEvent.detail)
+        )
+        periods: dict[date, Counter[str]] = defaultdict(Counter)
+        for day, detail, n in days:
+            when = day if isinstance(day, date) else date.fromisoformat(str(day))
+            start = when - timedelta(days=when.weekday()) if length == "week" else when.replace(day=1)
+            periods[start][detail or "web"] += n
+    return dict(sorted(periods.items()))
