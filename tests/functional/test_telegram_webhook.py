@@ -82,6 +82,20 @@ def test_a_server_without_a_bot_has_no_webhook(client: TestClient) -> None:
     assert response.headers["content-type"].startswith(PROBLEM)
 
 
+def test_a_bot_configured_without_a_secret_takes_no_update_even_with_an_empty_header(
+    telegram_settings: Settings, db: Database, bot_api: FakeBotApi
+) -> None:
+    """`haven serve` refuses such settings (Settings.check); a server built without that check must not
+    let an empty secret header match an empty secret."""
+    with bot_server(telegram_settings.with_changes(telegram_webhook_secret=""), db) as (client, runtime):
+        user = bot_api.user(user_id=FIXTURE_PERSON)
+        body = json.dumps(user.says("/start")).encode()
+        response = post(client, body, {"X-Telegram-Bot-Api-Secret-Token": ""})
+        assert response.status_code == 404
+        assert bot_api.calls == []
+        assert chat_rows(runtime) == 0
+
+
 def test_the_right_secret_lets_the_update_in(
     telegram_client: TestClient, telegram_settings: Settings, bot_api: FakeBotApi
 ) -> None:

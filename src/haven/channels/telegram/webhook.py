@@ -29,10 +29,12 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - the header's n
 async def webhook(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     bot = runtime.telegram
-    if bot is None:
+    secret = runtime.settings.telegram_webhook_secret
+    # Without a secret (settings.check refuses that for `haven serve`) an empty header would match.
+    if bot is None or not secret:
         return problem_response(404, "This server runs no Telegram bot.")
     sent = request.headers.get(SECRET_HEADER, "").encode()
-    if not hmac.compare_digest(sent, runtime.settings.telegram_webhook_secret.encode()):
+    if not hmac.compare_digest(sent, secret.encode()):
         return problem_response(401, "Missing or wrong X-Telegram-Bot-Api-Secret-Token.")
     try:
         update = json.loads(await request.body())
