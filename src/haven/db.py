@@ -24,6 +24,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from haven.background import BackgroundLoop
+
 log = logging.getLogger(__name__)
 
 NAMING = {
@@ -157,16 +159,17 @@ class Checkpointer:
 
     def __init__(self, db: Database, *, interval: float = 1.0, wal_bytes: int = 4 * 1024 * 1024) -> None:
         self._db = db
-        self._interval = interval
         self._wal_bytes = wal_bytes
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop(
+            self._pass, interval=interval, name="haven-wal-checkpoint", wait_first=True
+        )
+        self._started = False
         self.checkpoints = 0
 
     def start(self) -> Checkpointer:
-        if self._db.is_sqlite and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="haven-wal-checkpoint", daemon=True)
-            self._thread.start()
+        if self._db.is_sqlite and not self._started:
+            self._started = True
+            self._loop.start()
         return self
 
     def _wal_size(self) -> int:
@@ -178,10 +181,9 @@ class Checkpointer:
         except FileNotFoundError:
             return 0
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            if self._wal_size() >= self._wal_bytes:
-                self.checkpoint("PASSIVE")
+    def _pass(self) -> None:
+        if self._wal_size() >= self._wal_bytes:
+            self.checkpoint("PASSIVE")
 
     def checkpoint(self, mode: Literal["PASSIVE", "TRUNCATE"] = "PASSIVE") -> None:
         try:
@@ -192,11 +194,10 @@ class Checkpointer:
             log.warning("WAL checkpoint failed: %s", type(exc).__name__)
 
     def stop(self) -> None:
-        if self._thread is None:
+        if not self._started:
             return
-        self._stopped.set()
-        self._thread.join(timeout=10)
-        self._thread = None
+        self._started = False
+        self._loop.stop()
         self.checkpoint("TRUNCATE")
 
 

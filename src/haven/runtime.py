@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from haven.cases.procedure import Procedures
 from haven.cases.procedure_files import SHIPPED, load_all
 from haven.cases.rewrap import Rewrapper
 from haven.cases.search import SearchIndexes
+from haven.cases.services import CaseView
 from haven.channels import replies
 from haven.channels.outbox import Outbox
 from haven.channels.telegram.bot import CHANNEL, BotRules, TelegramBot
@@ -76,19 +77,28 @@ class Runtime:
             self.sessions.end_all(kind="requester", subject=case_id)
         self.search.forget_cases(case_ids)
 
-    def resume_deliveries(self, operator: UnlockedOperator, *, case_id: str | None = None) -> None:
-        """Hand the outbox the replies a restart left undelivered, of one case or of all the operator's
-        teams (only a member can open what to send). Never fails the page or the login that asks."""
-        if self.outbox is None:
-            return
-        try:
-            replies.resume(
-                db=self.db,
-                operator=operator,
-                outbox=self.outbox,
-                case_id=case_id,
-                sole_sender=self.settings.workers == 1,
+    def resume_deliveries(self, operator: UnlockedOperator) -> None:
+        """Hand the outbox the replies a restart left undelivered in every case of the operator's teams (at
+        login: only a member can open what to send)."""
+        outbox, sole_sender = self.outbox, self.settings.workers == 1
+        if outbox is not None:
+            self._resuming(
+                lambda: replies.resume(db=self.db, operator=operator, outbox=outbox, sole_sender=sole_sender)
             )
+
+    def resume_case_deliveries(self, case: CaseView) -> None:
+        """The same for one case an operator has just opened, from its records already decrypted."""
+        outbox, sole_sender = self.outbox, self.settings.workers == 1
+        if outbox is not None:
+            self._resuming(
+                lambda: replies.resume_opened(db=self.db, outbox=outbox, case=case, sole_sender=sole_sender)
+            )
+
+    @staticmethod
+    def _resuming(resume: Callable[[], int]) -> None:
+        """Never fails the login or the page that resumes: an error is logged by its class only."""
+        try:
+            resume()
         except Exception as exc:
             log.error("resuming deliveries failed: %s", type(exc).__name__)
 

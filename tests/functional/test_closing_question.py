@@ -8,6 +8,8 @@ Tests that follow the running server's outbox thread wait for it with a short de
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -18,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from haven.app import create_app
+from haven.cases.models import Case
 from haven.cases.records import OpenedRecord, RecordKind
 from haven.cases.services import open_for_operator
 from haven.channels import replies
@@ -25,6 +28,8 @@ from haven.channels.models import DeliveryState
 from haven.config import Settings
 from haven.db import Database
 from haven.i18n import Translator
+from haven.intake import feedback
+from haven.intake.services import IntakeError
 from haven.runtime import Runtime
 from tests.conftest import PROBLEM, Org, Person, api_login, make_organisation
 from tests.fake_bot_api import FakeBotApi
@@ -340,6 +345,32 @@ def test_an_answer_over_the_api_is_stored_once_and_then_refused_as_not_asking(
     [record] = feedback_records(runtime, org.intake, ended)
     assert record.content == {"helped": False, "comment": COMMENT}
     assert asked(client, receipt) is False
+
+
+def test_two_answers_at_the_same_moment_store_one_and_refuse_the_other(
+    runtime: Runtime, org: Org, ended: str
+) -> None:
+    refused: list[str] = []
+
+    def answer(helped: bool) -> None:
+        try:
+            feedback.record_answer(db=runtime.db, case_id=ended, helped=helped)
+        except IntakeError as exc:
+            refused.append(exc.reason)
+
+    answering = [threading.Thread(target=answer, args=(helped,)) for helped in (True, False)]
+    with runtime.db.write() as s:
+        # Both answers come while the case is locked (a double tap): the second to take the lock must find
+        # the first answer, whatever either read before taking it.
+        s.get(Case, ended, with_for_update=True)
+        for thread in answering:
+            thread.start()
+        time.sleep(0.5)
+    for thread in answering:
+        thread.join(timeout=30)
+
+    assert refused == ["feedback_not_asked"]
+    assert len(feedback_records(runtime, org.intake, ended)) == 1
 
 
 # -- the question in Telegram --------------------------------------------------------------------------------

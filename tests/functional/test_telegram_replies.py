@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 
 from haven.app import create_app
 from haven.cases.models import Case
+from haven.cases.services import open_for_operator
 from haven.channels import replies
 from haven.channels.models import Delivery, DeliveryState
 from haven.channels.outbox import FIRST_PAUSE_SECONDS, GIVE_UP_SECONDS, LONGEST_PAUSE_SECONDS, Outbox
@@ -680,6 +681,31 @@ def test_a_login_outside_the_cases_team_does_not_deliver_a_pending_reply(
 
     assert _sends_to(bot_api, chat.chat_id).count(REPLY) == 1
     assert REPLY not in chat.bot_texts()
+
+
+def test_a_pending_reply_is_handed_again_from_the_records_of_the_case_an_operator_opened(
+    telegram_runtime: Runtime,
+    telegram_org: Org,
+    chat: TelegramChat,
+    receipt: str,
+    outbox: Outbox,
+    clock: ManualClock,
+) -> None:
+    """The case page and the API open the case once (open_for_operator); the replies a restart left pending
+    are handed to the new outbox from those records, without opening the case key again."""
+    _reply_into(outbox, telegram_runtime, telegram_org.intake)  # never attempted: the server stopped
+    assert telegram_runtime.telegram is not None
+    restarted = Outbox(telegram_runtime.db, {CHANNEL: telegram_runtime.telegram}, clock=clock)
+    view = open_for_operator(
+        db=telegram_runtime.db, operator=telegram_org.intake.unlocked, case_id=_case_id(telegram_runtime)
+    )
+
+    assert replies.resume_opened(db=telegram_runtime.db, outbox=restarted, case=view) == 1
+    assert replies.resume_opened(db=telegram_runtime.db, outbox=restarted, case=view) == 0
+    restarted.deliver_due()
+
+    assert chat.bot_texts().count(REPLY) == 1
+    assert _delivery(telegram_runtime).state is DeliveryState.SENT
 
 
 # -- what the store keeps ------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def get_case(case_id: str, runtime: RuntimeDep, context: OperatorDep) -> CaseOut
     view = _guarded(
         lambda: services.open_for_operator(db=runtime.db, operator=context.operator, case_id=case_id)
     )
-    runtime.resume_deliveries(context.operator, case_id=case_id)
+    runtime.resume_case_deliveries(view)
     deliveries = replies.deliveries(db=runtime.db, case_id=case_id)
     position = steps.position_of(
         procedure_id=view.procedure, position=view.step, procedures=runtime.procedures, records=view.records

@@ -7,20 +7,18 @@ desk lists them at the top until the requester writes or the case leaves the ste
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import SYSTEM, record_event
+from haven.background import BackgroundLoop
 from haven.cases.models import OPEN_CASES, Case
 from haven.cases.services import QueueRow, queue_rows
 from haven.clock import now_minute
 from haven.db import Database
 
-log = logging.getLogger(__name__)
 BATCH = 500
 
 
@@ -72,29 +70,18 @@ def missed(*, db: Database, operator: UnlockedOperator) -> list[QueueRow]:
 
 
 class CheckInWatch:
-    """Marks missed check-ins every `interval` seconds, in a thread of its own."""
+    """Marks missed check-ins every `interval` seconds, in a thread of its own (none for an interval of 0)."""
 
     def __init__(self, db: Database, *, interval: float = 60.0) -> None:
         self._db = db
-        self._interval = interval
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop(self._pass, interval=interval, name="haven-check-ins", wait_first=True)
 
     def start(self) -> CheckInWatch:
-        if self._thread is None and self._interval > 0:
-            self._thread = threading.Thread(target=self._run, name="haven-check-ins", daemon=True)
-            self._thread.start()
+        self._loop.start()
         return self
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            try:
-                mark_missed(db=self._db)
-            except Exception as exc:
-                log.warning("check-in watch failed: %s", type(exc).__name__)
-
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()
+
+    def _pass(self) -> None:
+        mark_missed(db=self._db)

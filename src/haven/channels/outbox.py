@@ -23,6 +23,7 @@ from typing import Protocol
 
 from sqlalchemy import update
 
+from haven.background import BackgroundLoop
 from haven.channels.models import PENDING, Delivery, DeliveryState
 from haven.clock import now_minute
 from haven.db import Database
@@ -117,9 +118,8 @@ class Outbox:
         # that resumes pending deliveries read the row just before its state was written. Only that gap
         # needs covering, so the oldest are forgotten past FINISHED_REMEMBERED.
         self._finished: OrderedDict[str, None] = OrderedDict()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Parcels stay in memory when a pass fails (the store unreachable a moment): the next pass retries.
+        self._loop = BackgroundLoop(self._pass, interval=60.0, name="haven-outbox")
 
     def accepts(self, channel: str) -> bool:
         return channel in self._channels
@@ -139,7 +139,7 @@ class Outbox:
             self._parcels[record_id] = Parcel(
                 record_id, case_id, channel, address, parts, buttons, due=self._clock()
             )
-        self._wake.set()
+        self._loop.wake()
 
     def deliver_due(self) -> int:
         """Attempt every parcel that is due, once; returns how many were attempted."""
@@ -212,24 +212,11 @@ class Outbox:
             return max(0.0, min(p.due for p in self._parcels.values()) - self._clock())
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="haven-outbox", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.deliver_due()
-            except Exception as exc:
-                # The store was unreachable for a moment: the parcels stay in memory and are tried again.
-                log.error("outbox pass failed: %s", type(exc).__name__)
-            wait = self.next_due_in()
-            self._wake.wait(timeout=60.0 if wait is None else min(wait, 60.0))
-            self._wake.clear()
+    def _pass(self) -> float | None:
+        self.deliver_due()
+        return self.next_due_in()

@@ -26,8 +26,7 @@ from haven.channels.outbox import Buttons, Outbox
 from haven.clock import now_minute
 from haven.db import Database
 from haven.i18n import Translator
-from haven.intake.feedback import ASKED_AFTER
-from haven.intake.feedback import wanted as feedback_wanted
+from haven.intake import feedback
 
 # A delivery another worker may still be retrying (it touches the row at least every five minutes) is
 # left to it; one untouched for longer lost its worker and is taken over.
@@ -134,11 +133,11 @@ def ask_whether_we_helped(
     buttons to the requester's chat, in their language. (A requester on the website finds the question on
     their conversation page.) The question is stored as a message to them, without reopening the case.
     Returns whether it was queued."""
-    if outbox is None or not feedback_wanted(db=db, case_id=case_id):
+    if outbox is None:
         return False
     with db.read() as s:
         case = s.get(Case, case_id)
-        if case is None or case.step not in ASKED_AFTER:
+        if case is None or not feedback.asking(db_session=s, case=case):
             return False
         key = cases.case_private_key(db_session=s, operator=operator, case_id=case_id)
         found = read_records(
@@ -209,20 +208,12 @@ def resume(
     now: datetime | None = None,
 ) -> int:
     """Hand the outbox again the pending deliveries it does not hold (after a restart), of one case or of
-    every case of the operator's teams. Only a team member can: what to send is sealed in the case. With
-    other workers (`sole_sender` false), a delivery is taken over only once its worker stopped touching it.
-    Returns how many were handed."""
-    query = select(Delivery).where(Delivery.state.in_(PENDING)).order_by(Delivery.updated_at)
-    if case_id is not None:
-        query = query.where(Delivery.case_id == case_id)
-    if not sole_sender:
-        query = query.where(Delivery.updated_at <= now_minute(now) - TAKE_OVER_AFTER)
+    every case of the operator's teams (at login). Only a team member can: what to send is sealed in the
+    case, so each case's key is opened here. With other workers (`sole_sender` false), a delivery is taken
+    over only once its worker stopped touching it. Returns how many were handed."""
     handed = 0
     with db.read() as s:
-        pending = [d for d in s.scalars(query.limit(RESUME_AT_ONCE)) if not outbox.holds(d.record_id)]
-        for delivery in pending:
-            if not outbox.accepts(delivery.channel):
-                continue
+        for delivery in _pending(s, outbox, case_id=case_id, sole_sender=sole_sender, now=now):
             try:
                 key = cases.case_private_key(db_session=s, operator=operator, case_id=delivery.case_id)
             except (cases.CaseNotFound, cases.CaseForbidden, cases.NotInTeam):
@@ -233,18 +224,55 @@ def resume(
                 case_private_key=key,
                 kinds=(RecordKind.CHANNEL, RecordKind.OUTBOUND),
             )
-            reply_record = next((r for r in opened if r.id == delivery.record_id), None)
-            # The address the reply was queued for: the latest channel record written before it.
-            address = latest_address(opened[: opened.index(reply_record)] if reply_record else [])
-            if reply_record is None or address is None:
-                continue
-            outbox.hand(
-                record_id=delivery.record_id,
-                case_id=delivery.case_id,
-                channel=address.channel,
-                address=address.address,
-                text=str(reply_record.content.get("text", "")),
-                buttons=_buttons_of(reply_record.content),
-            )
-            handed += 1
+            handed += _hand_again(outbox, delivery, opened)
     return handed
+
+
+def resume_opened(
+    *,
+    db: Database,
+    outbox: Outbox,
+    case: cases.CaseView,
+    sole_sender: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Like `resume`, for one case an operator has just opened (cases.services.open_for_operator): its
+    records are decrypted already, so neither its key nor its records are opened a second time."""
+    with db.read() as s:
+        pending = _pending(s, outbox, case_id=case.id, sole_sender=sole_sender, now=now)
+        return sum(_hand_again(outbox, delivery, case.records) for delivery in pending)
+
+
+def _pending(
+    s: Session, outbox: Outbox, *, case_id: str | None, sole_sender: bool, now: datetime | None
+) -> list[Delivery]:
+    """The pending deliveries through the outbox's channels that it does not hold, oldest first."""
+    query = select(Delivery).where(Delivery.state.in_(PENDING)).order_by(Delivery.updated_at)
+    if case_id is not None:
+        query = query.where(Delivery.case_id == case_id)
+    if not sole_sender:
+        query = query.where(Delivery.updated_at <= now_minute(now) - TAKE_OVER_AFTER)
+    found = s.scalars(query.limit(RESUME_AT_ONCE))
+    return [d for d in found if outbox.accepts(d.channel) and not outbox.holds(d.record_id)]
+
+
+def _hand_again(outbox: Outbox, delivery: Delivery, opened: Sequence[OpenedRecord]) -> int:
+    """Hand the outbox the reply of a delivery, from the case's opened records (oldest first); 1 if
+    handed, 0 if the reply or where it went is not among them."""
+    at = next((i for i, r in enumerate(opened) if r.id == delivery.record_id), None)
+    if at is None:
+        return 0
+    # The address the reply was queued for: the latest channel record written before it.
+    address = latest_address(opened[:at])
+    if address is None:
+        return 0
+    reply_record = opened[at]
+    outbox.hand(
+        record_id=delivery.record_id,
+        case_id=delivery.case_id,
+        channel=address.channel,
+        address=address.address,
+        text=str(reply_record.content.get("text", "")),
+        buttons=_buttons_of(reply_record.content),
+    )
+    return 1

@@ -44,7 +44,7 @@ def show_case(
     """The case page; `work` (ticks and fields as sent) stands in for the saved work after a refusal."""
     operator = context.operator
     view = cases.open_for_operator(db=runtime.db, operator=operator, case_id=case_id)
-    runtime.resume_deliveries(operator, case_id=case_id)
+    runtime.resume_case_deliveries(view)
     position = steps.position_of(
         procedure_id=view.procedure, position=view.step, procedures=runtime.procedures, records=view.records
     )
@@ -266,6 +266,14 @@ def set_tags(
     return back(f"/desk/cases/{case_id}", "tags")
 
 
+def _other_case_unknown(missing: cases.CaseNotFound | cases.CaseForbidden, case_id: str) -> Response:
+    """Linking or merging named a case the operator cannot reach. If it is the other case, say so on this
+    case's page; if it is this case itself, it answers like any case not shared with them (raised again)."""
+    if missing.args and missing.args[0] == case_id:
+        raise missing
+    return back(f"/desk/cases/{case_id}", "link_unknown")
+
+
 def _link_or_unlink(
     runtime: Runtime, context: OperatorContext, case_id: str, other: str, *, link: bool
 ) -> Response:
@@ -276,9 +284,7 @@ def _link_or_unlink(
     except links.LinkRefused:
         return back(page, "link_self")
     except (cases.CaseNotFound, cases.CaseForbidden) as missing:
-        if missing.args and missing.args[0] == case_id:
-            raise
-        return back(page, "link_unknown")
+        return _other_case_unknown(missing, case_id)
     return back(page, "linked" if link else "unlinked")
 
 
@@ -311,9 +317,7 @@ def merge_case(
     except merge.MergeRefused:
         return back(page, "merge_refused")
     except (cases.CaseNotFound, cases.CaseForbidden) as missing:
-        if missing.args and missing.args[0] == case_id:
-            raise
-        return back(page, "link_unknown")
+        return _other_case_unknown(missing, case_id)
     with runtime.db.read() as s:
         target = links.resolve(s, into)
     return back(f"/desk/cases/{target}", "merged_in" if copied else "linked")

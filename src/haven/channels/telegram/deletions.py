@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from haven.background import BackgroundLoop
+
 log = logging.getLogger(__name__)
 
 
@@ -30,14 +32,12 @@ class Deletions:
         self._clock = clock
         self._lock = threading.Lock()
         self._due: list[tuple[float, int, int]] = []  # (when, chat id, message id)
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop(self._pass, interval=60.0, name="haven-telegram-deletions")
 
     def schedule(self, chat_id: int, message_id: int, *, after_seconds: float) -> None:
         with self._lock:
             heapq.heappush(self._due, (self._clock() + after_seconds, chat_id, message_id))
-        self._wake.set()
+        self._loop.wake()
 
     def pending(self) -> int:
         with self._lock:
@@ -61,21 +61,13 @@ class Deletions:
         return sum(len(ids) for ids in by_chat.values())
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="haven-telegram-deletions", daemon=True)
-            self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self.delete_due()
-            with self._lock:
-                wait = self._due[0][0] - self._clock() if self._due else 60.0
-            self._wake.wait(timeout=min(max(wait, 0.0), 60.0))
-            self._wake.clear()
+    def _pass(self) -> float | None:
+        """Delete what is due; the next pass comes when the next deletion is."""
+        self.delete_due()
+        with self._lock:
+            return self._due[0][0] - self._clock() if self._due else None
