@@ -311,20 +311,32 @@ def cmd_procedures_check(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    """Print the funnel month by month (exact: for the organisation, never for publication)."""
-    from haven.stats.figures import COLUMNS, funnel_by_month, workload
+    """Print the funnel per month or week, split by request type, channel or language (exact: for the
+    organisation, never for publication). Languages are sealed: --as names whose keys open them."""
+    from haven.stats.figures import funnel, workload
+    from haven.stats.terminal import SPLITS, NotCounted, funnel_table, languages
 
-    settings = _settings(args)
-    with _opened(settings) as runtime:
-        months = funnel_by_month(db=runtime.db)
+    if args.by == "language" and not args.as_user:
+        print(
+            "haven stats: languages are sealed, so counting them needs a coordinator's keys: "
+            "add --as USERNAME (you will be asked for the passphrase and one-time code)",
+            file=sys.stderr,
+        )
+        return 2
+    with _opened(_settings(args)) as runtime:
+        try:
+            table, notes = (
+                languages(runtime, args.as_user, per=args.per)
+                if args.by == "language"
+                else (funnel(db=runtime.db, per=args.per, by=args.by), [])
+            )
+        except NotCounted as refused:
+            print(f"haven stats: {refused}", file=sys.stderr)
+            return 2
         load = workload(db=runtime.db)
-    headers = ["month", *(c.replace("_", " ") for c in COLUMNS)]
-    rows = [[f"{m:%Y-%m}", *(f"{n:,}" for n in f.row())] for m, f in months.items()]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    print("  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True)))
-    for row in rows:
-        print("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
-    print(f"\nOpen cases past their step's due time: {sum(load.overdue_by_step.values()):,}")
+    print("\n".join(funnel_table(table, per=args.per, part_heading=SPLITS.get(args.by, ""))))
+    print("\n".join(["", *notes]))
+    print(f"Open cases past their step's due time: {sum(load.overdue_by_step.values()):,}")
     print(f"Open cases whose requester missed a check-in: {load.missed_check_ins:,}")
     print(
         "Open cases by team: " + (", ".join(f"{t} {n:,}" for t, n in sorted(load.by_team.items())) or "none")
@@ -445,7 +457,22 @@ def parser() -> argparse.ArgumentParser:
     purge.set_defaults(func=cmd_purge)
 
     stats = with_data_dir(
-        commands.add_parser("stats", help="the funnel month by month, exact (not for publication)")
+        commands.add_parser("stats", help="the funnel per month or week, exact (not for publication)")
+    )
+    stats.add_argument(
+        "--per", choices=("month", "week"), default="month", help="one row per month (default) or week"
+    )
+    stats.add_argument(
+        "--by",
+        choices=("type", "channel", "language"),
+        help="split each month or week by request type, channel or language",
+    )
+    stats.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USERNAME",
+        help="for --by language: the coordinator whose keys open the sealed languages (asks for the "
+        "passphrase and one-time code; read from stdin when it is not a terminal)",
     )
     stats.set_defaults(func=cmd_stats)
     stats_commands = stats.add_subparsers(dest="stats_command")

@@ -56,8 +56,10 @@ class Settings:
     # X-Telegram-Bot-Api-Secret-Token Telegram must send; the API URL lets the bot use another Bot API server.
     # Public numbers (stats/public.py): which figures are published, and the rules that keep them safe:
     # counts below the threshold shown as "fewer than", rounding, nothing from the last days, and optional
-    # differential privacy ("none", "laplace" or "gaussian") with a budget of epsilon per month.
+    # differential privacy ("none", "laplace" or "gaussian") with a budget of epsilon per month. Breakdowns
+    # ("type", "channel", or both) publish each figure per request type or channel too; empty: totals only.
     public_figures: str = "contacted,completed"
+    public_breakdowns: str = ""
     stats_threshold: int = 10
     stats_rounding: int = 10
     stats_delay_days: int = 14
@@ -202,6 +204,7 @@ _FIELDS: dict[str, type] = {
     "pow_wait_seconds": int,
     "procedures_dir": str,
     "public_figures": str,
+    "public_breakdowns": str,
     "stats_threshold": int,
     "stats_rounding": int,
     "stats_delay_days": int,

@@ -28,13 +28,14 @@ from haven.accounts.models import Membership
 from haven.accounts.services import intake_team
 from haven.audit.services import REQUESTER, Actor, PastEvent, record_events
 from haven.cases.models import Case, CaseKey, Record
-from haven.cases.procedure import Outcome
+from haven.cases.procedure import Outcome, Stage
 from haven.cases.procedure_files import SHIPPED, load_all
 from haven.cases.states import CaseState
 from haven.db import Database, values_of
 from haven.intake.questionnaires import Catalogue, default_catalogue
 from haven.intake.services import entry_for, seal_new_case
 from haven.seeding_texts import LANGUAGE_WEIGHTS, message
+from haven.stats.models import LanguageTally
 
 HISTORY = timedelta(days=730)
 OPEN_STATES = ((CaseState.NEW, 0.2), (CaseState.IN_PROGRESS, 0.5), (CaseState.WAITING, 0.3))
@@ -75,6 +76,7 @@ class SealedBatch:
     cases: list[dict[str, Any]] = field(default_factory=list)
     case_keys: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    tallies: list[dict[str, Any]] = field(default_factory=list)
     events: list[PastEvent] = field(default_factory=list)
     receipts: list[str] = field(default_factory=list)
 
@@ -89,6 +91,10 @@ class Progress:
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
+
+# How far cases that are not new got (a case that completed went all the way).
+REACHED = ((Stage.CONTACTED, 0.3), (Stage.SCREENED, 0.3), (Stage.VERIFIED, 0.2), (Stage.IN_PROGRESS, 0.2))
+TELEGRAM_SHARE = 0.6  # as on the helplines that run a bot beside a web form
 
 CLOSED_OUTCOMES = (
     (Outcome.COMPLETED, 0.35),
@@ -130,6 +136,7 @@ def seal_batch(batch: Batch) -> SealedBatch:
         request_type = _weighted(rng, types)
         language = _weighted(rng, LANGUAGE_WEIGHTS)
         answers = _answers(rng, catalogue, request_type)
+        channel = "telegram" if rng.random() < TELEGRAM_SHARE else "web"
         sealed = seal_new_case(
             request_type=request_type,
             language=language,
@@ -141,6 +148,7 @@ def seal_batch(batch: Batch) -> SealedBatch:
             team_key_generation=batch.team_key_generation,
             pepper=batch.pepper,
             entry=entry_for(request_type, catalogue, procedures),
+            channel=channel,
             now=created,
         )
         case = sealed.rows[0]
@@ -157,11 +165,15 @@ def seal_batch(batch: Batch) -> SealedBatch:
                 # Ended in one of the procedure's outcomes, as often as busy helplines report them.
                 case.step = _weighted(rng, CLOSED_OUTCOMES).value
                 case.step_entered_at = case.due_at = case.updated_at
-        cases, keys, *records = (values_of(r) for r in sealed.rows)
+            completed = case.step == Outcome.COMPLETED.value
+            case.reached = (Stage.IN_PROGRESS if completed else _weighted(rng, REACHED)).value
+        cases, keys, *records, tally = (values_of(r) for r in sealed.rows)
         out.cases.append(cases)
         out.case_keys.append(keys)
         out.records.extend(records)
-        out.events.append(PastEvent(case.created_at, REQUESTER, "case.created", case.id))
+        out.tallies.append(tally)
+        created_by = "" if channel == "web" else channel
+        out.events.append(PastEvent(case.created_at, REQUESTER, "case.created", case.id, created_by))
         if state is not CaseState.NEW:
             actor = Actor("operator", case.assignee_id)
             detail = f"{CaseState.NEW}->{state}"
@@ -173,7 +185,13 @@ def seal_batch(batch: Batch) -> SealedBatch:
 
 def _insert(s: Session, sealed: SealedBatch) -> None:
     # Core inserts on the tables: one executemany each, with no primary keys fetched back.
-    for model, rows in ((Case, sealed.cases), (CaseKey, sealed.case_keys), (Record, sealed.records)):
+    tables = (
+        (Case, sealed.cases),
+        (CaseKey, sealed.case_keys),
+        (Record, sealed.records),
+        (LanguageTally, sealed.tallies),
+    )
+    for model, rows in tables:
         s.execute(insert(cast(Table, model.__table__)), rows)
     record_events(db_session=s, events=sealed.events)
 

@@ -441,13 +441,23 @@ class DeskProcedure:
 
 @dataclass
 class DeskStats:
-    """The coordinators' statistics page: the charts (inline SVG) with their tables, and "Publish"."""
+    """The coordinators' statistics page: the view switch (plain links), the charts (inline SVG) with their
+    tables, and "Publish"."""
 
     page: Page
 
-    def open(self) -> DeskStats:
-        self.page.goto("/desk/stats")
+    def open(self, query: str = "") -> DeskStats:
+        self.page.goto(f"/desk/stats{query}")
         return self
+
+    def choose(self, words: str) -> None:
+        """Follow a link of the view switch ("week", "channel", "language", ...)."""
+        with self.page.expect_navigation():
+            self.page.locator(".view-switch a", has_text=words).click()
+
+    @property
+    def chosen(self) -> Locator:
+        return self.page.locator(".view-switch a[aria-current]")
 
     @property
     def charts(self) -> Locator:
@@ -457,12 +467,27 @@ class DeskStats:
         return self.charts.nth(chart).locator("rect.bar")
 
     @property
-    def month_rows(self) -> Locator:
-        return self.page.locator("#funnel-months tbody tr")
+    def stage_rows(self) -> Locator:
+        return self.page.locator("#stages-table tbody tr")
 
     @property
-    def type_rows(self) -> Locator:
-        return self.page.locator("#funnel-types tbody tr")
+    def period_rows(self) -> Locator:
+        """Not split: each month's or week's funnel."""
+        return self.page.locator("#funnel-periods tbody tr")
+
+    @property
+    def period_part_rows(self) -> Locator:
+        """Split: each month or week, a column per part."""
+        return self.page.locator("#per-period tbody tr")
+
+    @property
+    def part_rows(self) -> Locator:
+        return self.page.locator("#funnel-parts tbody tr")
+
+    def open_detail(self) -> Locator:
+        """Unfold every month's or week's funnel per part (a <details>: no script)."""
+        self.page.locator("details.detail summary").click()
+        return self.page.locator("#funnel-detail")
 
     @property
     def published_rows(self) -> Locator:
@@ -475,6 +500,23 @@ class DeskStats:
     @property
     def notice(self) -> Locator:
         return self.page.locator("#publish-notice")
+
+
+@dataclass
+class DeskLanguages(DeskStats):
+    """The languages page: the same funnel split by language, opened with the coordinator's keys."""
+
+    def open(self, query: str = "") -> DeskLanguages:
+        self.page.goto(f"/desk/stats/languages{query}")
+        return self
+
+    @property
+    def sealed_note(self) -> Locator:
+        return self.page.locator("#sealed-note")
+
+    @property
+    def counted(self) -> Locator:
+        return self.page.locator("#counted")
 
 
 @dataclass
@@ -498,15 +540,36 @@ class PublicNumbers:
     @property
     def cells(self) -> Locator:
         """Every month's name and number."""
-        return self.page.locator("table.numbers tbody th, table.numbers tbody td")
+        return self.page.locator("#numbers-by-month tbody th, #numbers-by-month tbody td")
 
     @property
     def months(self) -> Locator:
-        return self.page.locator("table.numbers tbody tr")
+        return self.page.locator("#numbers-by-month tbody tr")
 
     def month(self, month: str) -> Locator:
         """The row of one month, as YYYY-MM."""
-        return self.page.locator(f'table.numbers tr[data-month="{month}"]')
+        return self.page.locator(f'#numbers-by-month tr[data-month="{month}"]')
+
+    def breakdown(self, breakdown: str) -> Locator:
+        """The section of one breakdown: "type" or "channel"."""
+        return self.page.locator(f"#numbers-by-{breakdown}")
+
+    def part(self, breakdown: str, part: str, month: str = "all") -> Locator:
+        """The row of one part ("type:legal") over every published month, or in one month (YYYY-MM)."""
+        if month == "all":
+            return self.page.locator(
+                f'table[data-breakdown="{breakdown}"][data-group="all"] tr[data-part="{part}"]'
+            )
+        table = f'table[data-breakdown="{breakdown}"][data-group="months"]'
+        return self.page.locator(f'{table} tbody[data-month="{month}"] tr[data-part="{part}"]')
+
+    def part_cells(self, breakdown: str) -> Locator:
+        """Every name and number of a breakdown's tables, with the months' group headings."""
+        return self.breakdown(breakdown).locator("tbody th, tbody td")
+
+    def open_months_of(self, breakdown: str) -> None:
+        """Unfold a breakdown's month by month table (a <details>: no script needed)."""
+        self.breakdown(breakdown).locator("details summary").click()
 
     def total(self, figure: str) -> Locator:
         return self.page.locator(f'.big-figure[data-figure="{figure}"] dd')

@@ -180,6 +180,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # The statistics: exact counts, for coordinators and admins only.
     ("GET",    "/desk/stats"):                           coordinators,
     ("GET",    "/desk/stats.csv"):                       coordinators,
+    ("GET",    "/desk/stats/languages"):                 coordinators,
     ("POST",   "/desk/stats/publish"):                   coordinators,
     # The requester's pages.
     ("GET",    "/"):                                     public,

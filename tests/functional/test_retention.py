@@ -260,8 +260,8 @@ def test_purging_twice_counts_each_case_once(runtime: Runtime, org: Org) -> None
 
 
 def test_later_purges_add_to_the_same_counter(runtime: Runtime, org: Org) -> None:
-    closed_case(runtime, org, ago(100))  # came in 107 days before NOW
-    closed_case(runtime, org, ago(89))  # came in 96 days before NOW: the same month; expires in a day
+    closed_case(runtime, org, ago(91))  # came in on Monday 23 February
+    closed_case(runtime, org, ago(89))  # came in two days later, the same week; expires two days later
 
     purge(db=runtime.db, rules=RULES, now=NOW)
     purge(db=runtime.db, rules=RULES, now=NOW + timedelta(days=3))

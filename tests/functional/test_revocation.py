@@ -30,6 +30,8 @@ from haven.cases.rewrap import Pending, retire_if_done, rewrap_all, waiting_case
 from haven.crypto.keys import DecryptionError, unseal
 from haven.intake import services as intake
 from haven.runtime import Runtime
+from haven.stats.languages import count_languages
+from haven.stats.models import LanguageTally
 from tests.conftest import Org, Person, add_operator, api_login
 from tests.functional.served import legal_request
 
@@ -142,7 +144,7 @@ def test_the_rewrap_moves_every_case_key_and_then_deletes_the_old_key(
     copied = team_key_of(runtime, org.intake)
     revoke(runtime, org, org.intake)
     done = rewrap_all(db=runtime.db, operator=org.coordinator.unlocked, grace=timedelta(0), batch=3)
-    assert (done.rewrapped, done.unreadable, done.retired) == (7, 0, 1)
+    assert (done.rewrapped, done.tallies, done.unreadable, done.retired) == (7, 7, 0, 1)
     assert waiting_case_keys(db=runtime.db) == {}
     keys = intake_case_keys(runtime)
     assert {k.key_generation for k in keys} == {2}
@@ -152,6 +154,27 @@ def test_the_rewrap_moves_every_case_key_and_then_deletes_the_old_key(
         assert s.scalar(select(func.count()).select_from(RetiredMembership)) == 0
     assert reads_every_case(runtime, org.coordinator, old)
     assert reads_every_case(runtime, org.admin, old)
+
+
+def test_the_languages_of_old_requests_are_still_counted_after_the_old_key_is_deleted(
+    runtime: Runtime, org: Org, client: TestClient
+) -> None:
+    for n in range(4):
+        ask_for_help(client, f"Old request {n}")
+    before = count_languages(db=runtime.db, operator=org.coordinator.unlocked)
+    copied = team_key_of(runtime, org.intake)
+    revoke(runtime, org, org.intake)
+
+    done = rewrap_all(db=runtime.db, operator=org.coordinator.unlocked, grace=timedelta(0), batch=3)
+
+    assert done.retired == 1
+    after = count_languages(db=runtime.db, operator=org.coordinator.unlocked)
+    assert after.by_key == before.by_key
+    assert after.unreadable == 0
+    with runtime.db.read() as s:
+        tallies = list(s.scalars(select(LanguageTally)))
+    assert {t.key_generation for t in tallies} == {2}
+    assert not any(opens_with(copied, t.sealed) for t in tallies)
 
 
 def test_the_old_key_outlives_the_rewrap_until_the_grace_time_is_over(

@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from haven.audit.models import AuditEvent
@@ -19,14 +18,12 @@ from haven.intake import services as intake
 from haven.retention.services import purge
 from haven.runtime import Runtime
 from haven.stats.feedback import feedback_answers
-from haven.stats.figures import contacted_by_channel, funnel_by_month, funnel_by_type, workload
+from haven.stats.figures import funnel, workload
 from haven.stats.models import PrivacyCharge, PublishedFigure
 from haven.stats.privacy import BudgetExhausted
 from haven.stats.public import Publication, publication_of, publish, published
 from haven.stats.publication import Rules
-from tests.conftest import Org, make_organisation
-from tests.fake_bot_api import FakeBotApi
-from tests.functional.telegram_chat import make_request, open_chat
+from tests.conftest import Org
 
 ANSWERS = {"danger_now": "no", "topic": "other"}
 MARCH = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -59,7 +56,7 @@ def end(runtime: Runtime, org: Org, case_id: str, outcome: str) -> None:
 def figure(runtime: Runtime, month: date, name: str) -> tuple[int | None, int | None] | None:
     """(value, below) as published for that month, or None if nothing was."""
     with runtime.db.read() as s:
-        row = s.get(PublishedFigure, (month, name))
+        row = s.get(PublishedFigure, (month, name, ""))
         return None if row is None else (row.value, row.below)
 
 
@@ -68,19 +65,19 @@ def test_the_funnel_counts_every_case_and_how_it_stands(runtime: Runtime, org: O
     end(runtime, org, cases[0], "withdrawn")
     end(runtime, org, cases[1], "no_contact")
 
-    march = funnel_by_month(db=runtime.db)[date(2025, 3, 1)]
+    march = funnel(db=runtime.db)[(date(2025, 3, 1), "")]
 
     assert march.counts["contacted"] == 4
     assert march.counts["open"] == 2
     assert (march.counts["withdrawn"], march.counts["no_contact"], march.counts["completed"]) == (1, 1, 0)
-    assert funnel_by_type(db=runtime.db)["legal"].counts["contacted"] == 4
+    assert funnel(db=runtime.db, per=None, by="type")[(None, "legal")].counts["contacted"] == 4
 
 
 def test_a_purge_leaves_past_figures_unchanged(runtime: Runtime, org: Org) -> None:
     cases = [request(runtime, at=MARCH) for _ in range(12)]
     for case_id in cases[:5]:
         end(runtime, org, case_id, "withdrawn")
-    before = funnel_by_month(db=runtime.db)
+    before = funnel(db=runtime.db)
     publish(db=runtime.db, publication=publication_of(runtime.settings), today=TODAY, actor=SYSTEM)
     shown = figure(runtime, date(2025, 3, 1), "contacted")
 
@@ -89,7 +86,7 @@ def test_a_purge_leaves_past_figures_unchanged(runtime: Runtime, org: Org) -> No
 
     with runtime.db.read() as s:
         assert s.scalar(select(func.count()).select_from(PublishedFigure)) > 0
-    assert funnel_by_month(db=runtime.db) == before
+    assert funnel(db=runtime.db) == before
     assert figure(runtime, date(2025, 3, 1), "contacted") == shown
 
 
@@ -172,29 +169,6 @@ def test_the_workload_counts_open_cases_by_team_and_overdue_step(runtime: Runtim
 
     assert load.by_team == {"intake": 2}
     assert sum(load.overdue_by_step.values()) == 1  # the March case's first step was due in March
-
-
-def test_requests_are_counted_by_channel_per_week_and_month_and_survive_a_purge(
-    telegram_client: TestClient, telegram_runtime: Runtime, bot_api: FakeBotApi
-) -> None:
-    make_organisation(telegram_runtime)
-    make_request(open_chat(telegram_client, bot_api))
-    monday = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)  # a Monday
-    request(telegram_runtime, at=monday)
-    request(telegram_runtime, at=monday + timedelta(days=3))
-
-    by_week = contacted_by_channel(db=telegram_runtime.db, length="week")
-    by_month = contacted_by_channel(db=telegram_runtime.db, length="month")
-    assert by_week[date(2025, 3, 10)] == Counter({"web": 2})
-    assert by_month[date(2025, 3, 1)] == Counter({"web": 2})
-    assert sum(c["telegram"] for c in by_month.values()) == 1
-
-    purge(
-        db=telegram_runtime.db,
-        rules=telegram_runtime.catalogue.retention,
-        now=datetime.now(UTC) + timedelta(days=800),
-    )
-    assert contacted_by_channel(db=telegram_runtime.db, length="month") == by_month
 
 
 def test_the_answers_to_did_we_help_are_counted_for_a_coordinator_from_their_teams_cases(

@@ -17,6 +17,29 @@ from haven.security.sessions import SessionInfo
 _ARGON2_AT_ONCE = threading.BoundedSemaphore(2)
 
 
+def check_credentials(runtime: Runtime, *, username: str, passphrase: str, code: str) -> UnlockedOperator:
+    """Open the operator's private key. A wrong passphrase or code counts towards the account's lockout.
+
+    Raises UnknownOperator (the caller decides how to count those), LoginFailed or AccountLocked."""
+    try:
+        return authenticate(
+            db=runtime.db,
+            username=username,
+            passphrase=passphrase,
+            code=code,
+            totp_key=runtime.secrets.totp_key,
+            kdf=runtime.kdf,
+        )
+    except UnknownOperator:
+        raise
+    except LoginFailed:
+        with runtime.db.write() as s:
+            locked_until = record_failed_login(db_session=s, username=username)
+        if locked_until is not None:
+            raise AccountLocked(locked_until) from None
+        raise
+
+
 def log_in(
     runtime: Runtime, *, username: str, passphrase: str, code: str, device: str = ""
 ) -> tuple[UnlockedOperator, str, str]:
@@ -29,22 +52,9 @@ def log_in(
     runtime.unknown_names.refuse_if_locked(username)
     try:
         with _ARGON2_AT_ONCE:
-            operator = authenticate(
-                db=runtime.db,
-                username=username,
-                passphrase=passphrase,
-                code=code,
-                totp_key=runtime.secrets.totp_key,
-                kdf=runtime.kdf,
-            )
+            operator = check_credentials(runtime, username=username, passphrase=passphrase, code=code)
     except UnknownOperator:
         locked_until = runtime.unknown_names.failed(username)
-        if locked_until is not None:
-            raise AccountLocked(locked_until) from None
-        raise
-    except LoginFailed:
-        with runtime.db.write() as s:
-            locked_until = record_failed_login(db_session=s, username=username)
         if locked_until is not None:
             raise AccountLocked(locked_until) from None
         raise

@@ -48,6 +48,11 @@ class Case(Base):
     verification: Mapped[str] = mapped_column(String(12), default="unverified")
     # Only coordinators and admins open a restricted case (a probable provocation, typically).
     restricted: Mapped[bool] = mapped_column(default=False)
+    # Where the request came in (web or telegram), and the furthest funnel stage it reached (cases/procedure
+    # Stage): contacted, screened, verified, in_progress. Both for the statistics, which count them without
+    # opening a case; both were already readable from the audit log and the procedure step.
+    channel: Mapped[str] = mapped_column(String(10), default="web")
+    reached: Mapped[str] = mapped_column(String(12), default="contacted")
 
     @validates("priority")
     def _keep_rank(self, _key: str, priority: str) -> str:

@@ -29,6 +29,25 @@ ANYWHERE = (Outcome.WITHDRAWN, Outcome.NO_CONTACT, Outcome.REJECTED_PROVOCATION)
 OUTCOMES = frozenset(o.value for o in Outcome)
 
 
+class Stage(StrEnum):
+    """How far a case got, for the statistics' funnel: every case is contacted; a procedure's steps say
+    which stage a case has reached once it enters them (a step's `stage`). Ordered: a case that reached a
+    later stage counts in every earlier one."""
+
+    CONTACTED = "contacted"
+    SCREENED = "screened"
+    VERIFIED = "verified"
+    IN_PROGRESS = "in_progress"
+
+    @property
+    def rank(self) -> int:
+        return list(Stage).index(self)
+
+    def at_least(self, other: Stage) -> Stage:
+        """The further of the two stages."""
+        return self if self.rank >= other.rank else other
+
+
 class FieldKind(StrEnum):
     CHOICE = "choice"
     TEXT = "text"
@@ -79,6 +98,8 @@ class Step:
     replies: tuple[CannedReply, ...] = ()
     check_in_hours: int | None = None
     compartmentalised: bool = False
+    # The funnel stage a case has reached once it enters this step (None: entering it proves nothing new).
+    stage: Stage | None = None
 
     def field(self, field_id: str) -> Field | None:
         return next((f for f in self.fields if f.id == field_id), None)

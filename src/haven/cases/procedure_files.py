@@ -80,6 +80,7 @@ class _Step(_Strict):
     due_hours: Annotated[int, Field(ge=1, le=24 * 365)]
     check_in_hours: Annotated[int, Field(ge=1, le=24 * 30)] | None = None
     compartmentalised: bool = False
+    stage: Literal["screened", "verified", "in_progress"] | None = None
     checklist: list[_Labelled] = Field(default_factory=list)
     fields: list[_Field] = Field(default_factory=list)
     replies: list[_Labelled] = Field(default_factory=list)
@@ -227,6 +228,7 @@ def _build(p: _Procedure, source: str) -> model.Procedure:
             replies=tuple(model.CannedReply(r.id, _texts(r)) for r in s.replies),
             check_in_hours=s.check_in_hours,
             compartmentalised=s.compartmentalised,
+            stage=model.Stage(s.stage) if s.stage else None,
         )
         for s in p.steps
     )

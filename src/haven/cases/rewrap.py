@@ -30,6 +30,7 @@ from haven.cases.models import CaseKey
 from haven.clock import now_minute
 from haven.crypto.keys import DecryptionError, seal
 from haven.db import Database
+from haven.stats.languages import reseal_tallies, tallies_left
 
 GRACE = timedelta(minutes=2)
 BATCH = 500
@@ -45,6 +46,7 @@ class Pending:
 @dataclass
 class RewrapResult:
     rewrapped: int = 0
+    tallies: int = 0  # sealed language tallies of the statistics sealed again
     unreadable: int = 0  # case keys the retired key does not open (damaged): left as they are
     retired: int = 0  # generations whose key was deleted
 
@@ -110,6 +112,24 @@ def rewrap_generation(
                     .values(sealed_private_key=sealed, key_generation=team.key_generation)
                 )
                 result.rewrapped += done.rowcount
+    # The sealed language tallies of the statistics too (stats/languages.py), or they could not be counted
+    # once the retired key is deleted.
+    with db.read() as s:
+        keys = held_team_keys(db_session=s, operator=operator, team_id=pending.team_id)
+        team = s.get(Team, pending.team_id)
+    if keys is not None and team is not None:
+        tallies, unopened = reseal_tallies(
+            db=db,
+            keys=keys,
+            team_id=pending.team_id,
+            generation=pending.generation,
+            public_key=team.public_key,
+            new_generation=team.key_generation,
+            keep_going=keep_going,
+            batch=batch,
+        )
+        result.tallies += tallies
+        result.unreadable += unopened
     return result
 
 
@@ -131,7 +151,7 @@ def retire_if_done(
                 )
             )
         )
-        if left:
+        if left or tallies_left(db_session=s, team_id=pending.team_id, generation=pending.generation):
             return False
         s.execute(
             delete(RetiredMembership).where(
@@ -167,6 +187,7 @@ def rewrap_all(
             db=db, operator=operator, pending=pending, keep_going=keep_going, batch=batch
         )
         total.rewrapped += done.rewrapped
+        total.tallies += done.tallies
         total.unreadable += done.unreadable
         if keep_going() and done.unreadable == 0 and retire_if_done(db=db, pending=pending, grace=grace):
             total.retired += 1

@@ -21,7 +21,7 @@ from haven.accounts.models import Team
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import Actor, record_event
 from haven.cases.models import Case, CaseKey
-from haven.cases.procedure import ANYWHERE, OUTCOMES, Procedure, Procedures, Step
+from haven.cases.procedure import ANYWHERE, OUTCOMES, Outcome, Procedure, Procedures, Stage, Step
 from haven.cases.records import RecordKind, build_record, read_records
 from haven.cases.services import accessible_case, case_private_key
 from haven.cases.states import CaseState
@@ -71,6 +71,11 @@ def enter(case: Case, *, position: str, step: Step | None, now: datetime | None 
     case.check_in_hours = hours
     case.check_in_due_at = at + timedelta(hours=hours) if hours else None
     case.check_in_missed = False
+
+
+def reach(case: Case, stage: Stage) -> None:
+    """Note that the case got at least this far, for the funnel; it never goes back."""
+    case.reached = Stage(case.reached).at_least(stage).value
 
 
 @dataclass(frozen=True)
@@ -260,6 +265,10 @@ def _move(
     before = case.step
     step = procedure.step(target)
     enter(case, position=target, step=step, now=now)
+    if step is not None and step.stage is not None:
+        reach(case, step.stage)
+    elif target == Outcome.COMPLETED.value:
+        reach(case, Stage.IN_PROGRESS)  # whatever its steps said, a completed case went the whole way
     if target in OUTCOMES:
         case.state = CaseState.CLOSED.value
     elif case.state in (CaseState.CLOSED.value, CaseState.NEW.value):

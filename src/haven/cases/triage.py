@@ -16,9 +16,11 @@ from sqlalchemy import select
 from haven.accounts.models import Membership, Operator
 from haven.accounts.services import UnlockedOperator
 from haven.audit.services import record_event
+from haven.cases.procedure import Stage
 from haven.cases.records import RecordKind, build_record
 from haven.cases.services import accessible_case, sees_restricted
 from haven.cases.states import Priority
+from haven.cases.steps import reach
 from haven.clock import now_minute
 from haven.db import Database
 
@@ -83,6 +85,8 @@ def set_verification(
             return
         case.verification = verification.value
         case.updated_at = now_minute(now)
+        if verification is Verification.VERIFIED:
+            reach(case, Stage.VERIFIED)
         if reason:
             s.add(
                 build_record(

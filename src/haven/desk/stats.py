@@ -1,5 +1,6 @@
-"""The coordinators' statistics page: the funnel by month and by request type (charts with their tables),
-service figures, the public numbers and their rules with a "Publish" button, and the funnel as CSV.
+"""The coordinators' statistics pages: the funnel per month or week, split by request type or channel
+(charts with their tables), by language on a page of its own, service figures, the public numbers and their
+rules with a "Publish" button, and the funnel as CSV.
 
 Everything here is exact and for the organisation only; the public sees only what "Publish" drew under the
 rules (stats/public.py).
@@ -7,13 +8,10 @@ rules (stats/public.py).
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from haven.accounts.models import Role
@@ -22,40 +20,27 @@ from haven.config import SettingsError
 from haven.dependencies import NotPermitted, OperatorContext, OperatorDep, RuntimeDep
 from haven.desk.case_words import step_name
 from haven.desk.pages import Csrf, checked, render
+from haven.desk.stats_funnel import COLUMN_WORDS, Choice, Parts, View, funnel_values, month_words
+from haven.desk.stats_languages import language_values
 from haven.runtime import Runtime
 from haven.stats import public
-from haven.stats.charts import Bar, Series, stacked_bars
 from haven.stats.feedback import feedback_answers
-from haven.stats.figures import (
-    CHANNELS,
-    COLUMNS,
-    Funnel,
-    contacted_by_channel,
-    first_response,
-    funnel_by_month,
-    funnel_by_type,
-    workload,
-)
+from haven.stats.figures import CHANNELS, PERIODS, Breakdown, first_response, funnel, workload
 from haven.stats.privacy import BudgetExhausted, period_start
 from haven.stats.publication import Rules
+from haven.stats.tables import funnel_csv as funnel_as_csv
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
-COLUMN_WORDS = {
-    "contacted": "contacted",
-    "open": "open",
-    "completed": "completed",
-    "withdrawn": "withdrawn",
-    "no_contact": "no contact",
-    "rejected_provocation": "probable provocation",
-    "closed_otherwise": "closed otherwise",
-}
-# A bar is every case contacted, split by how each stands now.
-PARTS = tuple(Series(c, COLUMN_WORDS[c]) for c in COLUMNS if c != "contacted")
-MONTHS_SHOWN = 12
 FIRST_RESPONSE_DAYS = 30
-MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 CSV_NAME = "haven-funnel.csv"
+STATS_PATH = "/desk/stats"
+LANGUAGES_PATH = "/desk/stats/languages"
+SPLITS = {"type": "request type", "channel": "channel"}
+BREAKDOWN_OF: dict[str, Breakdown] = {"type": "type", "channel": "channel"}
+CHANNEL_WORDS = {"web": "website", "telegram": "Telegram"}
+# A view's choice in the URL: a word, never more (anything else shows the default view).
+ViewWord = Annotated[str, Query(max_length=20)]
 
 
 def coordinator(context: OperatorDep) -> OperatorContext:
@@ -65,10 +50,6 @@ def coordinator(context: OperatorDep) -> OperatorContext:
 
 
 CoordinatorDep = Annotated[OperatorContext, Depends(coordinator)]
-
-
-def month_words(month: date) -> str:
-    return f"{MONTH_NAMES[month.month - 1]} {month.year}"
 
 
 def duration_words(minutes: float) -> str:
@@ -108,58 +89,36 @@ def rules_words(rules: Rules) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
-class Row:
-    label: str
-    counts: list[int]
+def _type_parts(runtime: Runtime) -> Parts:
+    types = runtime.catalogue.types
+    return Parts(known=list(types), words={kind: t.label("en") for kind, t in types.items()})
 
 
-def _type_label(runtime: Runtime, request_type: str) -> str:
-    kind = runtime.catalogue.types.get(request_type)
-    return kind.label("en") if kind else request_type
+def view_switch(view: View, *, on_languages: bool = False) -> dict[str, list[Choice]]:
+    """The links that change the view: per month or week, and the split; by language is a page of its own
+    (it opens sealed tallies, so it is only counted when asked for)."""
+    here = LANGUAGES_PATH if on_languages else STATS_PATH
+    splits = [
+        Choice(words, View(view.per, by).link(STATS_PATH), not on_languages and view.by == by)
+        for by, words in {"": "nothing", **SPLITS}.items()
+    ]
+    splits.append(Choice("language", View(view.per).link(LANGUAGES_PATH), on_languages))
+    shown = View(view.per) if on_languages else view  # the languages page has no split to choose
+    return {"Per": [Choice(p, shown.link(here, per=p), view.per == p) for p in PERIODS], "Split by": splits}
 
 
-def _funnel_values(runtime: Runtime) -> dict[str, Any]:
-    months = list(funnel_by_month(db=runtime.db).items())[-MONTHS_SHOWN:]
-    kinds = funnel_by_type(db=runtime.db)
-    month_bars = [Bar(month_words(m), f.counts) for m, f in months]
-    kind_bars = [Bar(_type_label(runtime, k), f.counts) for k, f in kinds.items()]
-    everything = Funnel()
-    for funnel in kinds.values():
-        everything.counts.update(funnel.counts)
+def _funnel_page_values(runtime: Runtime, view: View) -> dict[str, Any]:
+    parts = _type_parts(runtime) if view.by == "type" else Parts(known=CHANNELS, words=CHANNEL_WORDS)
     return {
-        "columns": [COLUMN_WORDS[c] for c in COLUMNS],
-        "parts": PARTS,
-        "month_rows": [Row(bar.label, f.row()) for bar, (_m, f) in zip(month_bars, months, strict=True)],
-        "month_chart": stacked_bars(
-            month_bars, series=PARTS, title="Requests by the month they came in", total_name="contacted"
-        )
-        if month_bars
-        else None,
-        "type_rows": [Row(bar.label, f.row()) for bar, f in zip(kind_bars, kinds.values(), strict=True)],
-        "type_total": everything.row(),
-        "type_chart": stacked_bars(
-            kind_bars,
-            series=PARTS,
-            title="Requests by type, all time",
-            total_name="contacted",
-            labels_above=True,
-        )
-        if kind_bars
-        else None,
-    }
-
-
-WEEKS_SHOWN = 8
-
-
-def _channel_values(runtime: Runtime) -> dict[str, Any]:
-    months = list(contacted_by_channel(db=runtime.db, length="month").items())[-MONTHS_SHOWN:]
-    weeks = list(contacted_by_channel(db=runtime.db, length="week").items())[-WEEKS_SHOWN:]
-    return {
-        "channels": CHANNELS,
-        "channel_months": [Row(month_words(m), [c[ch] for ch in CHANNELS]) for m, c in months],
-        "channel_weeks": [Row(f"week of {w:%d %b %Y}", [c[ch] for ch in CHANNELS]) for w, c in weeks],
+        **funnel_values(
+            funnel(db=runtime.db, per=view.per, by=BREAKDOWN_OF.get(view.by)),
+            view=view,
+            today=datetime.now(UTC).date(),
+            parts=parts,
+            split_words=SPLITS.get(view.by, ""),
+        ),
+        "switch": view_switch(view),
+        "csv_href": View(view.per).link("/desk/stats.csv"),
     }
 
 
@@ -200,7 +159,7 @@ def _public_values(runtime: Runtime) -> dict[str, Any]:
     return {
         "publication": publication,
         "settings_error": None,
-        "rules": rules_words(publication.rules),
+        "rules": [*rules_words(publication.rules), *filter(None, [public.budget_words(publication)])],
         "figure_words": [COLUMN_WORDS[f] for f in publication.figures],
         "published": public.published(db=runtime.db, figures=publication.figures),
         "month_words": month_words,
@@ -222,7 +181,12 @@ def _notice(request: Request) -> str:
 
 
 def stats_page(
-    request: Request, runtime: Runtime, context: OperatorContext, status_code: int = 200, **values: Any
+    request: Request,
+    runtime: Runtime,
+    context: OperatorContext,
+    status_code: int = 200,
+    view: View | None = None,
+    **values: Any,
 ) -> Response:
     values.setdefault("error", None)
     values.setdefault("notice", _notice(request))
@@ -232,17 +196,36 @@ def stats_page(
         "stats.html",
         context,
         status_code,
-        **_funnel_values(runtime),
+        **_funnel_page_values(runtime, view or View()),
         **_service_values(runtime, context.operator),
-        **_channel_values(runtime),
         **_public_values(runtime),
         **values,
     )
 
 
 @router.get("/stats")
-def show_stats(request: Request, runtime: RuntimeDep, context: CoordinatorDep) -> Response:
-    return stats_page(request, runtime, context)
+def show_stats(
+    request: Request, runtime: RuntimeDep, context: CoordinatorDep, per: ViewWord = "", by: ViewWord = ""
+) -> Response:
+    return stats_page(request, runtime, context, view=View.read(per, by, splits=tuple(SPLITS)))
+
+
+@router.get("/stats/languages")
+def show_languages(
+    request: Request, runtime: RuntimeDep, context: CoordinatorDep, per: ViewWord = ""
+) -> Response:
+    """The funnel by language: the languages are sealed, so they are opened with this coordinator's keys,
+    for the requests their teams received, in this request only."""
+    view = View.read(per, "language", splits=("language",))
+    return render(
+        request,
+        runtime,
+        "stats_languages.html",
+        context,
+        **language_values(runtime.db, context.operator, view=view, today=datetime.now(UTC).date()),
+        switch=view_switch(view, on_languages=True),
+        back_href=View(view.per).link(STATS_PATH),
+    )
 
 
 @router.post("/stats/publish")
@@ -265,26 +248,12 @@ def publish(
     )
 
 
-def _cell(text: str) -> str:
-    # A spreadsheet runs a cell that starts with one of these as a formula: make it text.
-    return f"'{text}" if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
-
-
 @router.get("/stats.csv")
-def funnel_csv(runtime: RuntimeDep, context: CoordinatorDep) -> Response:
-    """The funnel by month and request type, exact: for the organisation, never for publication."""
-    rows = [
-        (month, kind, funnel)
-        for kind in funnel_by_type(db=runtime.db)
-        for month, funnel in funnel_by_month(db=runtime.db, request_type=kind).items()
-    ]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["month", "request_type", *COLUMNS])
-    for month, kind, funnel in sorted(rows, key=lambda r: (r[0], r[1])):
-        writer.writerow([f"{month:%Y-%m}", _cell(kind), *funnel.row()])
+def funnel_csv(runtime: RuntimeDep, context: CoordinatorDep, per: ViewWord = "") -> Response:
+    """The funnel of every month or week, by request type and channel, exact: for the organisation, never
+    for publication."""
     return Response(
-        out.getvalue(),
+        funnel_as_csv(db=runtime.db, per=View.read(per).per),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{CSV_NAME}"'},
     )

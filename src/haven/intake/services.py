@@ -24,7 +24,7 @@ from haven.attachments.services import CheckedFile, check_files, message_rows
 from haven.audit.services import REQUESTER, record_event
 from haven.cases.check_ins import checked_in
 from haven.cases.models import Case, CaseKey
-from haven.cases.procedure import Procedures
+from haven.cases.procedure import Procedures, Stage
 from haven.cases.records import REQUESTER_VISIBLE, OpenedRecord, RecordKind, build_record, read_records
 from haven.cases.services import move
 from haven.cases.states import CaseState, Priority
@@ -36,6 +36,7 @@ from haven.crypto.randomness import choices
 from haven.db import Base, Database, GroupCommit, insert_rows
 from haven.i18n import LANGUAGES
 from haven.intake.questionnaires import Catalogue, InvalidAnswer
+from haven.stats.languages import tally_row
 
 CASE_ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 CASE_ID_CHARS = 16
@@ -160,6 +161,7 @@ def seal_new_case(
     pepper: bytes,
     files: Sequence[CheckedFile] = (),
     entry: Entry = NO_PROCEDURE,
+    channel: str = "web",
     now: datetime | None = None,
 ) -> SealedCase:
     """Build the rows of a new case from checked input: public keys and the pepper only, no session.
@@ -191,6 +193,8 @@ def seal_new_case(
         due_at=at + timedelta(hours=entry.due_hours),
         check_in_hours=entry.check_in_hours,
         check_in_due_at=at + timedelta(hours=entry.check_in_hours) if entry.check_in_hours else None,
+        channel=channel,
+        reached=Stage.CONTACTED.value,
     )
     rows: list[Base] = [
         case,
@@ -207,6 +211,9 @@ def seal_new_case(
             now=now,
         ),
         *message_rows(case=case, kind=RecordKind.INBOUND, text=message, files=files, now=now),
+        tally_row(
+            case=case, language=language, team_public_key=team_public_key, key_generation=team_key_generation
+        ),
     ]
     return SealedCase(case_id, receipt, case_keys.private, rows)
 

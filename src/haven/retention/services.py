@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, delete, false, func, or_, select
-from sqlalchemy import case as sql_case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,16 +29,16 @@ from haven.cases.states import CaseState
 from haven.channels.telegram.services import forget_idle_chats
 from haven.clock import now_minute
 from haven.db import Database
+from haven.retention.counting import CountKey, final_position
 from haven.retention.models import CaseCount
 from haven.retention.rules import RetentionRules, Rule
 from haven.retention.shredding import ShredResult, shred_deleted
+from haven.stats.languages import unhook_tallies
 
 log = logging.getLogger(__name__)
 
 # Cases per transaction: small enough that intake, waiting on SQLite's one writer, hardly notices.
 BATCH = 200
-
-CountKey = tuple[date, str, str]  # (month of arrival, request type, final state)
 
 
 @dataclass(frozen=True)
@@ -117,34 +116,51 @@ class _Gone:
     step: str
     created_at: datetime
     updated_at: datetime
+    channel: str
+    reached: str
 
     @property
     def final(self) -> str:
         """How it ended (an outcome of its procedure), or the state it was left in."""
         return self.step if self.step in OUTCOMES else self.state
 
+    @property
+    def count_key(self) -> CountKey:
+        return CountKey.of(self.created_at.date(), self.request_type, self.channel, self.reached, self.final)
+
 
 def _purge_batch(s: Session, rules: RetentionRules, now: datetime, batch_size: int) -> list[_Gone]:
-    picked = (
-        select(Case.id)
-        .where(expired(rules, now))
-        .order_by(Case.updated_at, Case.id)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer and ignores it
+    picked = list(
+        s.scalars(
+            select(Case.id)
+            .where(expired(rules, now))
+            .order_by(Case.updated_at, Case.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer and ignores it
+        )
     )
+    if not picked:
+        return []
+    # Before the cases go: their sealed language tallies keep what the counters keep, and stay.
+    unhook_tallies(db_session=s, case_ids=picked)
     removed = s.execute(
         delete(Case)
-        .where(Case.id.in_(picked.scalar_subquery()))
-        .returning(Case.id, Case.request_type, Case.state, Case.step, Case.created_at, Case.updated_at)
+        .where(Case.id.in_(picked))
+        .returning(
+            Case.id,
+            Case.request_type,
+            Case.state,
+            Case.step,
+            Case.created_at,
+            Case.updated_at,
+            Case.channel,
+            Case.reached,
+        )
         .execution_options(synchronize_session=False)
     )
-    gone = [_Gone(*row) for row in removed]
-    _add_counts(s, Counter((_month(g.created_at), g.request_type, g.final) for g in gone))
+    gone = [_Gone(**row._asdict()) for row in removed]
+    _add_counts(s, Counter(g.count_key for g in gone))
     return gone
-
-
-def _month(moment: datetime) -> date:
-    return date(moment.year, moment.month, 1)
 
 
 def _add_counts(s: Session, counts: Counter[CountKey]) -> None:
@@ -154,13 +170,21 @@ def _add_counts(s: Session, counts: Counter[CountKey]) -> None:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # In key order, so that two purgers adding to the same counters lock them in the same order.
     rows = [
-        {"month": m, "request_type": t, "final_state": state, "count": n}
-        for (m, t, state), n in sorted(counts.items())
+        {
+            "month": key.month,
+            "week": key.week,
+            "request_type": key.request_type,
+            "channel": key.channel,
+            "reached": key.reached,
+            "final_state": key.position,
+            "count": n,
+        }
+        for key, n in sorted(counts.items())
     ]
     statement = insert(CaseCount).values(rows)
     s.execute(
         statement.on_conflict_do_update(
-            index_elements=["month", "request_type", "final_state"],
+            index_elements=["month", "week", "request_type", "final_state", "channel", "reached"],
             set_={"count": CaseCount.count + statement.excluded["count"]},
         )
     )
@@ -235,31 +259,21 @@ def purge(
     return PurgeReport(purged=tally.lines(), shredded=shredded)
 
 
-def _month_of_arrival(dialect: str) -> ColumnElement[str]:
-    if dialect == "postgresql":
-        return func.to_char(Case.created_at, "YYYY-MM")
-    return func.strftime("%Y-%m", Case.created_at)
-
-
-def final_position() -> ColumnElement[str]:
-    """A case's outcome once its procedure ended it (completed, withdrawn, ...), else its state."""
-    return sql_case((Case.step.in_(sorted(OUTCOMES)), Case.step), else_=Case.state)
-
-
 def case_totals(*, db_session: Session) -> dict[CountKey, int]:
-    """Every case ever taken in, by month of arrival, request type and how it stands (its outcome once
-    ended, else its state; for purged ones, how they stood when purged): the live cases plus the counters.
-    A purge moves a case from one to the other in one transaction, so these totals never change because
-    of it."""
-    month = _month_of_arrival(db_session.get_bind().dialect.name)
+    """Every case ever taken in, by when it came in, request type, channel, how far it got and how it
+    stands (its outcome once ended, else its state; for purged ones, how they stood when purged): the live
+    cases plus the counters. A purge moves a case from one to the other in one transaction, so these
+    totals never change because of it."""
     totals: Counter[CountKey] = Counter()
+    day = func.date(Case.created_at)
     position = final_position()
-    live = select(month, Case.request_type, position, func.count()).group_by(
-        month, Case.request_type, position
+    live = select(day, Case.request_type, Case.channel, Case.reached, position, func.count()).group_by(
+        day, Case.request_type, Case.channel, Case.reached, position
     )
-    for year_month, request_type, state, n in db_session.execute(live):
-        year, mon = (int(part) for part in year_month.split("-"))
-        totals[(date(year, mon, 1), request_type, state)] += n
+    for created, request_type, channel, reached, state, n in db_session.execute(live):
+        when = created if isinstance(created, date) else date.fromisoformat(str(created))
+        totals[CountKey.of(when, request_type, channel, reached, state)] += n
     for row in db_session.scalars(select(CaseCount)):
-        totals[(row.month, row.request_type, row.final_state)] += row.count
+        key = CountKey(row.month, row.week, row.request_type, row.channel, row.reached, row.final_state)
+        totals[key] += row.count
     return dict(totals)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from haven.config import SettingsError
 from haven.dependencies import RuntimeDep
 from haven.stats import public
+from haven.stats.figures import Breakdown
 from haven.stats.publication import Figure
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
@@ -41,11 +42,25 @@ class HiddenFigure(BaseModel):
     below: int = Field(description="The count was below this threshold; the number itself is never published")
 
 
+FiguresOut = dict[str, ShownFigure | HiddenFigure]
+
+
 class PublicMonthOut(BaseModel):
     month: str = Field(description="The month the requests came in, as YYYY-MM", examples=["2026-03"])
-    figures: dict[str, ShownFigure | HiddenFigure] = Field(
-        description="By figure: contacted, open, completed, withdrawn, no_contact, rejected_provocation "
-        "(those the organisation chose to publish)"
+    figures: FiguresOut = Field(
+        description="By figure, counting every request of the month: contacted, screened, verified, "
+        "in_progress, open, completed, withdrawn, no_contact, rejected_provocation (those the organisation "
+        "chose to publish)"
+    )
+    breakdowns: dict[Breakdown, dict[str, FiguresOut]] = Field(
+        default_factory=dict,
+        description="The same figures for each part of the month's requests, by breakdown the organisation "
+        "chose to publish: `type` (by request type, as the intake form's ids: leave_service, legal, ...; "
+        "every type it offers) and `channel` (web, telegram). Each request is in exactly one part; each "
+        "part is made safe on its own, so the parts need not add up to the total",
+        examples=[
+            {"channel": {"web": {"contacted": {"value": 20}}, "telegram": {"contacted": {"below": 10}}}}
+        ],
     )
 
 
@@ -61,16 +76,12 @@ class PublicStatsOut(BaseModel):
 
 
 def _published(runtime: RuntimeDep) -> tuple[public.Publication | None, list[public.PublicMonth]]:
-    """The publication and its months, each month's figures in the order chosen; wrong settings: none."""
+    """The publication and its months, in the order chosen; wrong settings: none."""
     try:
         publication = public.publication_of(runtime.settings)
     except SettingsError:
         return None, []
-    months = public.published(db=runtime.db, figures=publication.figures)
-    chosen = publication.figures
-    return publication, [
-        public.PublicMonth(m.month, {f: m.figures[f] for f in chosen if f in m.figures}) for m in months
-    ]
+    return publication, public.for_the_public(db=runtime.db, publication=publication)
 
 
 def _figure_out(figure: Figure) -> ShownFigure | HiddenFigure:
@@ -79,10 +90,26 @@ def _figure_out(figure: Figure) -> ShownFigure | HiddenFigure:
     return ShownFigure(value=figure.value)
 
 
+def _figures_out(figures: dict[str, Figure]) -> FiguresOut:
+    return {name: _figure_out(figure) for name, figure in figures.items()}
+
+
+def _month_out(month: public.PublicMonth) -> PublicMonthOut:
+    return PublicMonthOut(
+        month=f"{month.month:%Y-%m}",
+        figures=_figures_out(month.figures),
+        breakdowns={
+            breakdown: {name: _figures_out(figures) for name, figures in parts.items()}
+            for breakdown, parts in month.breakdowns.items()
+        },
+    )
+
+
 @router.get("/stats", response_model=PublicStatsOut)
 def stats(runtime: RuntimeDep) -> PublicStatsOut:
-    """The helpline's published numbers, month by month: each figure is a `value` (rounded, at least the
-    threshold) or only `below` (fewer than the threshold). Nothing newer than the delay is ever here."""
+    """The helpline's published numbers, month by month, in total and (if the organisation publishes them)
+    by request type and by channel: each figure is a `value` (rounded, at least the threshold) or only
+    `below` (fewer than the threshold). Nothing newer than the delay is ever here."""
     publication, months = _published(runtime)
     rules = None
     if publication is not None:
@@ -90,17 +117,16 @@ def stats(runtime: RuntimeDep) -> PublicStatsOut:
         rules = PublicRules(
             threshold=r.threshold, rounding=r.rounding, delay_days=r.delay_days, noise=r.noise
         )
-    return PublicStatsOut(
-        rules=rules,
-        months=[
-            PublicMonthOut(
-                month=f"{m.month:%Y-%m}",
-                figures={name: _figure_out(figure) for name, figure in m.figures.items()},
-            )
-            for m in months
-        ],
-        generated_from=GENERATED_FROM,
-    )
+    return PublicStatsOut(rules=rules, months=[_month_out(m) for m in months], generated_from=GENERATED_FROM)
+
+
+def _parts(month: public.PublicMonth) -> list[tuple[str, dict[str, Figure]]]:
+    """The month's total (part "") first, then each part of each breakdown, as stored."""
+    return [(public.TOTAL, month.figures)] + [
+        (public.part_of(breakdown, name), figures)
+        for breakdown, parts in month.breakdowns.items()
+        for name, figures in parts.items()
+    ]
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -118,16 +144,18 @@ def safe_cell(value: object) -> str:
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}},
 )
 def stats_csv(runtime: RuntimeDep) -> Response:
-    """The same as /api/v1/public/stats as CSV: a row per month and figure (month, figure, value, below),
-    newest month first; `value` is empty when only `below` is published."""
+    """The same as /api/v1/public/stats as CSV: a row per month, figure and part (month, figure, value,
+    below, part), newest month first; `value` is empty when only `below` is published, and `part` is empty
+    for the month's total, else one part of a breakdown, such as `type:legal` or `channel:telegram`."""
     _publication, months = _published(runtime)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["month", "figure", "value", "below"])
+    writer.writerow(["month", "figure", "value", "below", "part"])
     for m in months:
-        for name, figure in m.figures.items():
-            row = (f"{m.month:%Y-%m}", name, figure.value, figure.below)
-            writer.writerow([safe_cell(cell) for cell in row])
+        for part, figures in _parts(m):
+            for name, figure in figures.items():
+                row = (f"{m.month:%Y-%m}", name, figure.value, figure.below, part)
+                writer.writerow([safe_cell(cell) for cell in row])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

@@ -1,9 +1,10 @@
 """Charts drawn on the server as inline SVG: no script, no style attribute, nothing from another origin.
 
-Every shape carries a class (`bar completed`, `grid`, `total`) and haven.css gives it its colour, so the
-palette lives in one place. Every text and attribute value is escaped (markupsafe). The chart is an image to
-assistive technology (`role="img"`), named by an `aria-label` that holds the same numbers as the bars: the
-page shows them as a table beside it too.
+Every shape carries a class (`bar completed`, `bar stage screened`, `grid`, `total`) and the stylesheets give
+it its colour (haven.css, and desk-stats.css for the desk's statistics), so the palette lives in one place.
+Every text and attribute value is escaped (markupsafe). The chart is an image to assistive technology
+(`role="img"`), named by an `aria-label` that holds the same numbers as the bars: the page shows them as a
+table beside it too.
 """
 
 from __future__ import annotations
@@ -105,11 +106,64 @@ def stacked_bars(
     Labels sit left of their bar; with `labels_above` (long labels, such as request types) they sit above
     it and the bars take the whole width. Months read well either way at 390 px wide.
     """
+    return _draw(
+        bars,
+        series=series,
+        title=title,
+        words=summary(bars, series=series, title=title, total_name=total_name),
+        notes=[f"{b.total(series):,}" for b in bars],
+        labels_above=labels_above,
+    )
+
+
+def share(part: int, whole: int) -> str:
+    """`part` as a whole percentage of `whole` ("" when there is no whole): "67%", "under 1%"."""
+    if whole <= 0:
+        return ""
+    if 0 < part * 100 < whole:
+        return "under 1%"
+    return f"{round(part * 100 / whole)}%"
+
+
+def funnel_bars(stages: Sequence[tuple[Series, int]], *, title: str) -> Markup:
+    """A funnel: one bar per stage, each as long as its count, with the count and its share of the first
+    stage at its end. The bars never stack: a later stage is a subset of an earlier one, not a part of it."""
+    first = stages[0][1] if stages else 0
+    bars = [Bar(stage.name, {stage.key: n}) for stage, n in stages]
+    notes = [
+        f"{n:,}" + (f" · {share(n, first)}" if i and first else "") for i, (_stage, n) in enumerate(stages)
+    ]
+    said = [f"{title}."]
+    for i, (stage, n) in enumerate(stages):
+        of_first = f" ({share(n, first)} of {stages[0][0].name})" if i and first else ""
+        said.append(f"{n:,} {stage.name}{of_first}.")
+    return _draw(
+        bars,
+        # Each bar's one part is its stage; its tooltip reads "screened: 80 requests".
+        series=[Series(stage.key, "requests") for stage, _n in stages],
+        title=title,
+        words=" ".join(said),
+        notes=notes,
+        part_class="stage",
+    )
+
+
+def _draw(
+    bars: Sequence[Bar],
+    *,
+    series: Sequence[Series],
+    title: str,
+    words: str,
+    notes: Sequence[str],
+    labels_above: bool = False,
+    part_class: str = "",
+) -> Markup:
+    """Bars of parts laid along one axis, each bar's note (its total) after it."""
     longest = max((len(_cut(b.label)) for b in bars), default=0)
     # Above the bars, labels start where the bars do: a little in, so the axis's "0" is not cut.
     left = 8.0 if labels_above else min(WIDTH / 3, longest * CHAR_WIDTH + 10)
     top = max((b.total(series) for b in bars), default=0)
-    right = len(f"{top:,}") * CHAR_WIDTH + 10  # room for the biggest total after its bar
+    right = max((len(note) for note in notes), default=1) * CHAR_WIDTH + 10  # room for the longest note
     step = nice_step(top)
     axis_top = max(step, math.ceil(top / step) * step)
     span = WIDTH - left - right
@@ -123,7 +177,7 @@ def stacked_bars(
     bottom = len(bars) * row
     for tick in range(0, axis_top + 1, step):
         shapes.append(GRID.format(x=_n(x(tick)), bottom=_n(bottom), below=_n(bottom + 16), tick=f"{tick:,}"))
-    for i, bar in enumerate(bars):
+    for i, (bar, note) in enumerate(zip(bars, notes, strict=True)):
         bar_y: float
         if labels_above:
             bar_y = i * row + LABEL_LINE
@@ -140,7 +194,7 @@ def stacked_bars(
             width = max(1.5, x(start + count) - x(start))
             shapes.append(
                 PART.format(
-                    key=s.key,
+                    key=f"{part_class} {s.key}".strip(),
                     x=_n(x(start)),
                     y=_n(bar_y),
                     width=_n(width),
@@ -149,11 +203,11 @@ def stacked_bars(
                 )
             )
             start += count
-        shapes.append(TOTAL.format(x=_n(x(start) + 6), y=_n(bar_y + BAR - 3), total=f"{start:,}"))
+        shapes.append(TOTAL.format(x=_n(x(start) + 6), y=_n(bar_y + BAR - 3), total=note))
     return SVG.format(
         width=WIDTH,
         height=_n(height),
-        words=summary(bars, series=series, title=title, total_name=total_name),
+        words=words,
         font_size=FONT_SIZE,
         title=title,
         shapes=Markup("").join(shapes),

@@ -10,40 +10,57 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from typing import Literal
 
 from sqlalchemy import func, select
 
 from haven.accounts.models import Operator, Team
 from haven.audit.models import AuditEvent
 from haven.cases.models import OPEN_CASES, Case
-from haven.cases.procedure import Outcome
+from haven.cases.procedure import Outcome, Stage
 from haven.clock import now_minute
 from haven.db import Database
+from haven.retention.counting import CountKey
 from haven.retention.services import case_totals
 
-# The funnel's columns, in the order they are shown: every case is contacted; then how it stands.
+# The funnel's columns, in the order they are shown. Stages first: every case is contacted, and each
+# later stage counts the cases that got at least that far (cases.procedure.Stage). Then how the cases
+# stand: still open, or how they ended; these split the contacted cases between them.
+STAGES = tuple(s.value for s in Stage)
 ENDINGS = (
     Outcome.COMPLETED.value,
     Outcome.WITHDRAWN.value,
     Outcome.NO_CONTACT.value,
     Outcome.REJECTED_PROVOCATION.value,
 )
-COLUMNS = ("contacted", "open", *ENDINGS, "closed_otherwise")
+POSITIONS = ("open", *ENDINGS, "closed_otherwise")
+COLUMNS = (*STAGES, *POSITIONS)
+
+Period = Literal["month", "week"]
+Breakdown = Literal["type", "channel"]
+PERIODS: tuple[Period, ...] = ("month", "week")
+BREAKDOWNS: tuple[Breakdown, ...] = ("type", "channel")
+CHANNELS = ("web", "telegram")  # where requests come in (cases.channel)
 
 
 @dataclass
 class Funnel:
-    """How many cases came in (contacted), and how they stand: still open, or how they ended."""
+    """How many cases came in (contacted), how far they got, and how they stand: still open, or how
+    they ended."""
 
     counts: Counter[str] = field(default_factory=Counter)
 
-    def add(self, position: str, n: int) -> None:
+    def add(self, reached: str, position: str, n: int) -> None:
         # A merged duplicate is one person counted in another case: not contacted twice.
         if position == Outcome.MERGED.value:
             return
-        self.counts["contacted"] += n
+        furthest = _stage(reached)
+        for stage in Stage:
+            if stage.rank <= furthest.rank:
+                self.counts[stage.value] += n
         if position in ENDINGS:
             self.counts[position] += n
         elif position == "closed":
@@ -51,29 +68,40 @@ class Funnel:
         else:
             self.counts["open"] += n
 
+    def merge(self, other: Funnel) -> None:
+        self.counts.update(other.counts)
+
     def row(self) -> list[int]:
         return [self.counts[c] for c in COLUMNS]
 
 
-def funnel_by_month(*, db: Database, request_type: str | None = None) -> dict[date, Funnel]:
-    """The funnel of each month cases came in (optionally of one request type), oldest first."""
-    with db.read() as s:
-        totals = case_totals(db_session=s)
-    months: dict[date, Funnel] = defaultdict(Funnel)
-    for (month, kind, position), n in totals.items():
-        if request_type is None or kind == request_type:
-            months[month].add(position, n)
-    return dict(sorted(months.items()))
+def _stage(reached: str) -> Stage:
+    try:
+        return Stage(reached)
+    except ValueError:
+        return Stage.CONTACTED
 
 
-def funnel_by_type(*, db: Database) -> dict[str, Funnel]:
-    """The funnel of every case ever taken in, by request type."""
+def tabulate(
+    totals: Mapping[CountKey, int], *, per: Period | None = "month", by: Breakdown | None = None
+) -> dict[tuple[date | None, str], Funnel]:
+    """The funnels of `totals` (retention's case_totals, or one language's counts) per period (None: all
+    time) and per part of a breakdown ("" when none), sorted by period then part."""
+    table: dict[tuple[date | None, str], Funnel] = defaultdict(Funnel)
+    for key, n in totals.items():
+        period = key.month if per == "month" else key.week if per == "week" else None
+        part = key.request_type if by == "type" else key.channel if by == "channel" else ""
+        table[(period, part)].add(key.reached, key.position, n)
+    return dict(sorted(table.items(), key=lambda item: (item[0][0] or date.min, item[0][1])))
+
+
+def funnel(
+    *, db: Database, per: Period | None = "month", by: Breakdown | None = None
+) -> dict[tuple[date | None, str], Funnel]:
+    """The funnel of every case ever taken in, from the store (see tabulate)."""
     with db.read() as s:
         totals = case_totals(db_session=s)
-    kinds: dict[str, Funnel] = defaultdict(Funnel)
-    for (_month, kind, position), n in totals.items():
-        kinds[kind].add(position, n)
-    return dict(sorted(kinds.items()))
+    return tabulate(totals, per=per, by=by)
 
 
 @dataclass(frozen=True)
@@ -151,23 +179,3 @@ def workload(*, db: Database, now: datetime | None = None) -> Workload:
             by_team={slug: n for slug, n in teams},
             by_operator={name or "": n for name, n in people},
         )
-
-
-CHANNELS = ("web", "telegram")
-
-
-def contacted_by_channel(*, db: Database, length: str = "month") -> dict[date, Counter[str]]:
-    """Requests that came in per week (from Monday) or month, by channel, oldest first. Read from the audit
-    log's `case.created` events, whose detail names the channel (none: the web) and which outlive a purge."""
-    with db.read() as s:
-        days = s.execute(
-            select(func.date(AuditEvent.at), AuditEvent.detail, func.count())
-            .where(AuditEvent.action == "case.created")
-            .group_by(func.date(AuditEvent.at), AuditEvent.detail)
-        )
-        periods: dict[date, Counter[str]] = defaultdict(Counter)
-        for day, detail, n in days:
-            when = day if isinstance(day, date) else date.fromisoformat(str(day))
-            start = when - timedelta(days=when.weekday()) if length == "week" else when.replace(day=1)
-            periods[start][detail or "web"] += n
-    return dict(sorted(periods.items()))

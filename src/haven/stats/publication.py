@@ -4,7 +4,8 @@ A published number must never confirm that one particular person wrote in ("the 
 last week"). So, in this order: noise (optional differential privacy), a threshold on the noisy value (small
 counts become "fewer than 10"), rounding to a coarse grid, and a delay (nothing about the most recent days).
 Figures are drawn once and stored by the caller: drawing fresh noise per page view would spend the budget
-and, averaged, give the true count away.
+and, averaged, give the true count away. A figure split into disjoint parts (per request type, per channel)
+is published part by part under the same rules, and charged once for all its parts (publish_groups).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from haven.stats.privacy import Budget, Charge, NoiseSource, OpenDPNoise, Period
 Noise = Literal["none", "laplace", "gaussian"]
 Length = Literal["week", "month"]
 K = TypeVar("K")
+P = TypeVar("P")
 
 
 def _whole(value: object, name: str, least: int) -> None:
@@ -128,16 +130,52 @@ def publish_table(
     A table that does not fit the remaining budget is refused whole (BudgetExhausted) and spends nothing.
     Labels are `what` plus the key, so keep both short and free of content (they go to the audit log).
     """
+    groups = publish_groups(
+        {key: {key: count} for key, count in counts.items()},
+        rules=rules,
+        noise=noise,
+        budget=budget,
+        what=what,
+    )
+    return {key: group[key] for key, group in groups.items()}
+
+
+def publish_groups(
+    groups: Mapping[K, Mapping[P, int]],
+    *,
+    rules: Rules,
+    noise: NoiseSource | None,
+    budget: Budget | None,
+    what: str,
+) -> dict[K, dict[P, Figure]]:
+    """Publish groups of counts, charging each group once, however many counts it holds.
+
+    The counts of one group must be of disjoint sets of cases: the parts of one breakdown, since a case has
+    one request type and came by one channel. Adding or removing one person then changes one count of the
+    group by at most 1 (sensitivity 1, in the L1 and the L2 norm alike), so noise of the scale of one count
+    on each part keeps the whole group as private as that one count (parallel composition): one epsilon.
+    Counts that may share a case (contacted and completed, or a total and its parts) go in separate groups,
+    and their charges add up (sequential composition).
+
+    The whole publication is checked against the budget before anything is drawn: one that does not fit is
+    refused whole (BudgetExhausted) and spends nothing. Each group is charged as `what` plus its key.
+    """
+    if not groups:
+        return {}
     if noise is not None:
         if budget is None:
             raise ValueError("noisy figures need a budget to charge")
-        budget.require(math.fsum([noise.epsilon] * len(counts)), f"{what} ({len(counts)} figures)")
-    figures: dict[K, Figure] = {}
-    for key, count in counts.items():
+        figures = sum(len(group) for group in groups.values())
+        counted = (
+            f"{figures} figures" if figures == len(groups) else f"{figures} figures, {len(groups)} charges"
+        )
+        budget.require(math.fsum([noise.epsilon] * len(groups)), f"{what} ({counted})")
+    published: dict[K, dict[P, Figure]] = {}
+    for key, group in groups.items():
         if noise is not None and budget is not None:
             budget.charge(noise.epsilon, f"{what}: {key}")
-        figures[key] = publish_count(count, rules=rules, noise=noise)
-    return figures
+        published[key] = {part: publish_count(n, rules=rules, noise=noise) for part, n in group.items()}
+    return published
 
 
 def cutoff(today: date, rules: Rules) -> date:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from haven.cases.procedure import OUTCOMES, Procedure
+from haven.cases.procedure import OUTCOMES, Procedure, Stage
 from haven.cases.procedure_files import SHIPPED, Problem, ProcedureError, load_all, load_file
 from haven.intake.questionnaires import default_catalogue
 
@@ -82,6 +82,8 @@ def test_a_valid_file_becomes_a_procedure_with_its_steps_in_order() -> None:
     assert hiding is not None
     assert hiding.compartmentalised
     assert hiding.team == "legal"
+    assert hiding.stage is Stage.VERIFIED
+    assert waiting.stage is None
     assert escort.source == str(ESCORT)
 
 
@@ -91,6 +93,7 @@ def test_a_valid_file_becomes_a_procedure_with_its_steps_in_order() -> None:
         ("missing_language", "steps.0.name.uk", "Field required"),
         ("unknown_key", "steps.0.colour", "Extra inputs are not permitted"),
         ("zero_due_hours", "steps.0.due_hours", "greater than or equal to 1"),
+        ("unknown_stage", "steps.0.stage", "'screened', 'verified' or 'in_progress'"),
         ("unknown_next", "steps.0.next.0", "'nowhere' is not a step of this procedure"),
         ("next_withdrawn", "steps.0.next.1", "'withdrawn' can end a case from any step"),
         ("duplicate_step", "steps.2.id", "another step is already called 'review'"),
@@ -113,7 +116,7 @@ def test_every_broken_example_is_tested() -> None:
     tested = {
         "missing_language", "unknown_key", "zero_due_hours", "unknown_next", "next_withdrawn",
         "duplicate_step", "step_called_completed", "never_completed", "choice_with_one_option",
-        "text_with_options", "syntax_error",
+        "text_with_options", "syntax_error", "unknown_stage",
     }  # fmt: skip
     assert {p.stem for p in BROKEN.glob("*.yaml")} == tested
 

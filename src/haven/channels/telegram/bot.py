@@ -220,6 +220,7 @@ class TelegramBot:
             pepper=self._pepper,
             files=files,
             entry=entry_for(state.request_type, self._catalogue, self._procedures),
+            channel=CHANNEL,
         )
         case = sealed.rows[0]
         assert isinstance(case, Case)
