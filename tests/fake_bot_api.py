@@ -161,6 +161,14 @@ def _error(code: int, description: str, parameters: JSON | None = None) -> tuple
     return code, "application/json", json.dumps(envelope).encode()
 
 
+@dataclass
+class Held:
+    """A held call: `reached` is set when it arrives; it goes on once `released` is set."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+
 class FakeBotApi:
     """The fake server. Use as `with FakeBotApi() as api:`; point the client at `api.url`."""
 
@@ -175,6 +183,7 @@ class FakeBotApi:
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
         self._updates: list[JSON] = []
         self._failures: dict[str, list[tuple[ApiError | None, float]]] = {}  # method -> (error, delay)
+        self._held: dict[str, Held] = {}  # method -> the next call of it waits for `release`
         self._callback_ids: set[str] = set()
         self._allowed_updates: list[str] = []
         self.webhook: JSON = {}  # the last setWebhook's fields; empty when no webhook is set
@@ -296,6 +305,14 @@ class FakeBotApi:
 
     # --- HTTP --------------------------------------------------------------------------------------
 
+    def hold_next(self, method: str) -> Held:
+        """Make the next call of `method` wait, before it takes effect, until the test releases it: how
+        a test makes one process stop in the middle of an update while another handles the next."""
+        held = Held()
+        with self._cond:
+            self._held[method.lower()] = held
+        return held
+
     def handle(self, path: str, query: str, ctype: str, body: bytes) -> tuple[int, str, bytes]:
         """Answer one HTTP request: (status, content type, body)."""
         if path.startswith("/file/bot"):
@@ -321,6 +338,10 @@ class FakeBotApi:
             self._calls.append((name, params))
             pending = self._failures.get(method.lower())
             error, delay = pending.pop(0) if pending else (None, 0.0)
+            held = self._held.pop(method.lower(), None)
+        if held is not None:
+            held.reached.set()
+            held.released.wait(10)
         try:
             if error:
                 raise error

@@ -85,6 +85,9 @@ class Chat:
     keys: ChatKeys
     state: ChatState
     case_id: str | None
+    # The messages on the phone as last read from (or written to) the store: what another process added
+    # since is not in here, and is kept when this chat is stored (see _store_chat).
+    stored_trail: frozenset[int] = frozenset()
 
 
 class Refused(Exception):
@@ -440,18 +443,37 @@ class TelegramBot:
             if row is None:
                 return Chat(keys, ChatState(), None)
             sealed, case_id = row.sealed_state, row.case_id
+        state = self._opened(sealed, keys)
+        return Chat(keys, state, case_id, frozenset(m for m, _at in state.trail))
+
+    @staticmethod
+    def _opened(sealed: bytes, keys: ChatKeys) -> ChatState:
         try:
-            return Chat(keys, open_state(sealed, keys.key), case_id)
+            return open_state(sealed, keys.key)
         except (DecryptionError, ValueError, KeyError, TypeError):
             # Not this chat's (or damaged): begin again rather than fail every update from it.
-            return Chat(keys, ChatState(), case_id)
+            return ChatState()
 
     def _save(self, chat: Chat) -> None:
         with self._db.write() as s:
             self._store_chat(s, chat)
 
     def _store_chat(self, s: Session, chat: Chat) -> None:
+        """Write the chat's state under its row's lock. Another process (a second webhook worker) may have
+        handled an update of the same chat since this one read it: the messages it put on the phone, and
+        the case it joined, are kept rather than overwritten, so that they are still deleted on time."""
         row = s.get(TelegramChat, chat.keys.lookup, with_for_update=True)
+        if row is not None:
+            ours = {m for m, _at in chat.state.trail}
+            added = [
+                (m, at)
+                for m, at in self._opened(row.sealed_state, chat.keys).trail
+                if m not in chat.stored_trail and m not in ours
+            ]
+            chat.state.trail.extend(added)
+            if chat.case_id is None:
+                chat.case_id = row.case_id  # a case ends with its chat row, so this one is alive
+        chat.stored_trail = frozenset(m for m, _at in chat.state.trail)
         sealed = seal_state(chat.state, chat.keys.key)
         if row is None:
             s.add(
