@@ -34,11 +34,11 @@ from haven.i18n import LANGUAGES, Translator
 from haven.intake import services as intake
 from haven.retention.services import purge
 from haven.runtime import Runtime
-from haven.stats.api import safe_cell
 from haven.stats.models import PrivacyCharge, PublishedFigure
 from haven.stats.privacy import BudgetExhausted
 from haven.stats.public import Publication, PublicMonth, publication_of, publish
 from haven.stats.publication import Figure, Rules
+from haven.stats.tables import safe_cell
 from haven.stats.views import NARROW_NO_BREAK_SPACE, NO_BREAK_SPACE, format_count, numbers_page
 from tests.conftest import Org
 from tests.functional.test_desk_procedures import walk

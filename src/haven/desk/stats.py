@@ -20,12 +20,12 @@ from haven.config import SettingsError
 from haven.dependencies import NotPermitted, OperatorContext, OperatorDep, RuntimeDep
 from haven.desk.case_words import step_name
 from haven.desk.pages import Csrf, checked, render
-from haven.desk.stats_funnel import COLUMN_WORDS, Choice, Parts, View, funnel_values, month_words
+from haven.desk.stats_funnel import Choice, Parts, View, funnel_values, month_words
 from haven.desk.stats_languages import language_values
 from haven.runtime import Runtime
 from haven.stats import public
 from haven.stats.feedback import feedback_answers
-from haven.stats.figures import CHANNELS, PERIODS, Breakdown, first_response, funnel, workload
+from haven.stats.figures import CHANNELS, COLUMN_WORDS, PERIODS, Breakdown, first_response, funnel, workload
 from haven.stats.privacy import BudgetExhausted, period_start
 from haven.stats.publication import Rules
 from haven.stats.tables import funnel_csv as funnel_as_csv

@@ -17,23 +17,11 @@ from markupsafe import Markup
 
 from haven.retention.counting import week_of
 from haven.stats.charts import Bar, Series, funnel_bars, share, stacked_bars
-from haven.stats.figures import COLUMNS, PERIODS, POSITIONS, STAGES, Funnel, Period
+from haven.stats.figures import COLUMN_WORDS, COLUMNS, PERIODS, POSITIONS, STAGES, Funnel, Period
 
 SHOWN = 12  # months or weeks, this one included
 PALETTE = 8  # the colours of a breakdown's parts: part-0 ... part-7 in desk-stats.css
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-COLUMN_WORDS = {
-    "contacted": "contacted",
-    "screened": "screened",
-    "verified": "verified",
-    "in_progress": "in progress",
-    "open": "open",
-    "completed": "completed",
-    "withdrawn": "withdrawn",
-    "no_contact": "no contact",
-    "rejected_provocation": "probable provocation",
-    "closed_otherwise": "closed otherwise",
-}
 # A bar of how requests stand is every request contacted, split by how each stands now.
 POSITION_SERIES = tuple(Series(c, COLUMN_WORDS[c]) for c in POSITIONS)
 STAGE_SERIES = tuple(Series(s, COLUMN_WORDS[s]) for s in STAGES)

@@ -19,6 +19,7 @@ from haven.dependencies import RuntimeDep
 from haven.stats import public
 from haven.stats.figures import Breakdown
 from haven.stats.publication import Figure
+from haven.stats.tables import safe_cell
 
 router = APIRouter(prefix="/api/v1/public", tags=["public"])
 
@@ -127,15 +128,6 @@ def _parts(month: public.PublicMonth) -> list[tuple[str, dict[str, Figure]]]:
         for breakdown, parts in month.breakdowns.items()
         for name, figures in parts.items()
     ]
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 @router.get(

@@ -38,6 +38,19 @@ ENDINGS = (
 )
 POSITIONS = ("open", *ENDINGS, "closed_otherwise")
 COLUMNS = (*STAGES, *POSITIONS)
+# Each column in the words a coordinator reads (the desk, the terminal, the CSV's readers).
+COLUMN_WORDS = {
+    "contacted": "contacted",
+    "screened": "screened",
+    "verified": "verified",
+    "in_progress": "in progress",
+    "open": "open",
+    "completed": "completed",
+    "withdrawn": "withdrawn",
+    "no_contact": "no contact",
+    "rejected_provocation": "probable provocation",
+    "closed_otherwise": "closed otherwise",
+}
 
 Period = Literal["month", "week"]
 Breakdown = Literal["type", "channel"]

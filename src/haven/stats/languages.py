@@ -50,18 +50,24 @@ def _opened_counts(sealed: bytes, team_key: bytes) -> Counter[str]:
 
 def tally_row(*, case: Case, language: str, team_public_key: bytes, key_generation: int) -> LanguageTally:
     """The sealed language of a new case, to insert with it."""
+    # How far it gets and how it ends are read from the case while it lives: "" here.
     key = CountKey.of(case.created_at.date(), case.request_type, case.channel, "", "")
+    sealed = _sealed_counts(Counter({language: 1}), team_public_key)
+    return _tally(case.team_id, key_generation, case.id, key, sealed)
+
+
+def _tally(team_id: int, generation: int, case_id: str | None, key: CountKey, sealed: bytes) -> LanguageTally:
     return LanguageTally(
-        team_id=case.team_id,
-        key_generation=key_generation,
-        case_id=case.id,
+        team_id=team_id,
+        key_generation=generation,
+        case_id=case_id,
         month=key.month,
         week=key.week,
-        request_type=case.request_type,
-        channel=case.channel,
-        reached="",
-        final_state="",
-        sealed=_sealed_counts(Counter({language: 1}), team_public_key),
+        request_type=key.request_type,
+        channel=key.channel,
+        reached=key.reached,
+        final_state=key.position,
+        sealed=sealed,
     )
 
 
@@ -216,20 +222,7 @@ def _merge(db: Database, team_id: int, key: CountKey, ids: list[int], sealed: by
             )
             if gone.rowcount != len(ids):  # type: ignore[attr-defined]
                 raise _Raced
-            s.add(
-                LanguageTally(
-                    team_id=team_id,
-                    key_generation=generation,
-                    case_id=None,
-                    month=key.month,
-                    week=key.week,
-                    request_type=key.request_type,
-                    channel=key.channel,
-                    reached=key.reached,
-                    final_state=key.position,
-                    sealed=sealed,
-                )
-            )
+            s.add(_tally(team_id, generation, None, key, sealed))
     except _Raced:
         return
 

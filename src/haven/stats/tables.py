@@ -17,9 +17,11 @@ from haven.stats.languages import LanguageCounts
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def as_text(cell: str) -> str:
-    """A cell a spreadsheet shows as text, never runs (a request type is configurable, so not trusted)."""
-    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+def safe_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text, never runs (CSV injection: a request type is configurable, so
+    not trusted). None is an empty cell."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def funnel_csv(*, db: Database, per: Period) -> str:
@@ -38,7 +40,7 @@ def funnel_csv(*, db: Database, per: Period) -> str:
     writer.writerow([per, "request_type", "channel", *COLUMNS])
     for period, kind, channel, funnel in sorted(rows, key=lambda row: row[:3]):
         when = f"{period:%Y-%m}" if per == "month" else period.isoformat()
-        writer.writerow([when, as_text(kind), as_text(channel), *funnel.row()])
+        writer.writerow([when, safe_cell(kind), safe_cell(channel), *funnel.row()])
     return out.getvalue()
 
 
