@@ -115,7 +115,6 @@ def test_the_right_receipt_leads_to_the_thread(client: TestClient, org: Org) -> 
     response = client.post("/ru/return", data={"receipt": receipt}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/ru/thread"
-    assert receipt.split()[0] not in response.headers["location"]
     assert "Здравствуйте" in client.get("/ru/thread").text
 
 
